@@ -1,0 +1,143 @@
+# Makefile - builds the blip tools into bin/, runs their tests and benchmarks.
+#
+#   make                 every tool, CPU backend
+#   make CUDA=1          also the CUDA code (nvcc -arch=$(CUDA_ARCH); cuBLAS, cuBLASLt, NCCL)
+#   make test            dependencies, build, unit tests (plain and ASan+UBSan), CLI tests
+#   make bench           throughput benchmarks (tests/bench/*.sh)
+#   make demo            synthetic COCO -> packed shards -> ... (pipelines/demo.mk)
+#   make deps            install missing Debian packages (as root) or print the command
+#   make install PREFIX=/usr/local
+#
+# Sources are discovered: tools/NAME.c becomes bin/NAME; libcommon/*.c and
+# kernels/cpu/*.c form build/libblip.a; tests/unit/test_*.c become unit tests.
+
+PREFIX   ?= /usr/local
+CUDA     ?= 0
+CUDA_ARCH ?= sm_90
+NVCC     ?= nvcc
+SHARED   ?= $(abspath ../shared)
+
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+WARN      = -Wall -Wextra -Wno-unused-parameter
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -pthread -fopenmp -MMD -MP \
+             -Ilibcommon -Ikernels $(PKG_CFLAGS) $(CFLAGS)
+
+# Debian packages behind the pkg-config modules the build needs.
+PKGS      = libturbojpeg libpng jansson libzstd libutf8proc openblas
+DEB_PKGS  = pkg-config libturbojpeg0-dev libpng-dev libjansson-dev libzstd-dev \
+            libutf8proc-dev libopenblas-dev
+# Recursive (=) so pkg-config runs only when a recipe needs it, after `deps`.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS       = $(PKG_LIBS) -lm -pthread -fopenmp
+
+ifeq ($(CUDA),1)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC)))
+NVCCFLAGS ?= -O2 -g -lineinfo
+ALL_NVCCFLAGS = -arch=$(CUDA_ARCH) -std=c++17 -Ilibcommon -Ikernels -MMD -MP \
+                -Xcompiler -Wall,-Wextra,-Wno-unused-parameter $(NVCCFLAGS)
+CUDA_SRC  = $(wildcard kernels/cuda/*.cu)
+CUDA_OBJ  = $(CUDA_SRC:%.cu=build/obj/%.o)
+ALL_CFLAGS += -DBLIP_CUDA
+LIBS      += -L$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lnccl -lcudart -lstdc++ -ldl -lrt
+endif
+
+LIB_SRC   = $(wildcard libcommon/*.c) $(wildcard kernels/cpu/*.c)
+LIB_OBJ   = $(LIB_SRC:%.c=build/obj/%.o) $(CUDA_OBJ)
+TOOL_SRC  = $(wildcard tools/*.c)
+TOOLS     = $(TOOL_SRC:tools/%.c=bin/%)
+UNIT_SRC  = $(wildcard tests/unit/test_*.c)
+UNIT      = $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+ASAN_LIB_OBJ = $(LIB_SRC:%.c=build/asan/obj/%.o)
+ASAN_UNIT = $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
+ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+MANS      = $(wildcard man/*.1 man/*.5)
+
+.PHONY: all deps check-deps test unit asan bench demo install clean
+.DEFAULT_GOAL := all
+
+all: build/.deps-ok $(TOOLS)
+
+# --- dependencies -----------------------------------------------------------
+
+# Installs what is missing when run as root, otherwise prints the command.
+deps:
+	@missing=""; for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "deps: all present ($(PKGS))"; exit 0; fi; \
+	echo "deps: missing pkg-config modules:$$missing"; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "deps: apt-get install $(DEB_PKGS)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PKGS) >/dev/null || exit 1; \
+	else \
+	  echo "deps: run as root:  apt-get install -y $(DEB_PKGS)"; exit 1; \
+	fi
+
+build/.deps-ok: Makefile
+	@$(MAKE) --no-print-directory deps
+	@mkdir -p build && touch $@
+
+# --- library, tools ---------------------------------------------------------
+
+build/libblip.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+build/obj/%.o: %.c | build/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/obj/%.o: %.cu | build/.deps-ok
+	@mkdir -p $(@D)
+	$(NVCC) $(ALL_NVCCFLAGS) -c -o $@ $<
+
+bin/%: build/obj/tools/%.o build/libblip.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# --- tests ------------------------------------------------------------------
+
+build/tests/%: tests/unit/%.c tests/unit/test.h build/libblip.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< build/libblip.a $(LIBS)
+
+build/asan/libblip.a: $(ASAN_LIB_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+build/asan/obj/%.o: %.c | build/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -O1 -c -o $@ $<
+
+build/asan/tests/%: tests/unit/%.c tests/unit/test.h build/asan/libblip.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -O1 -Itests/unit -o $@ $< build/asan/libblip.a $(LIBS)
+
+unit: $(UNIT)
+asan: $(ASAN_UNIT)
+
+test:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory -j$$(nproc) all unit asan
+	@BLIP_SHARED=$(SHARED) tests/run
+
+bench:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory -j$$(nproc) all
+	@for b in tests/bench/*.sh; do BLIP_SHARED=$(SHARED) bash $$b || exit 1; done
+
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory -j$$(nproc) all
+	@$(MAKE) --no-print-directory -f pipelines/demo.mk
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	for m in $(MANS); do install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/; done
+
+clean:
+	rm -rf build bin demo
+
+.SECONDARY:
+-include $(shell find build -name '*.d' 2>/dev/null)
