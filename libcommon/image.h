@@ -1,0 +1,43 @@
+/* image.h - image decode to RGB8 (TurboJPEG, libpng) and JPEG encode.
+ *
+ * Every input becomes interleaved 8-bit RGB, as PIL's Image.convert('RGB')
+ * gives it (what BLIP's data loaders do):
+ *   JPEG: baseline and progressive, grayscale, RGB/YCbCr, CMYK/YCCK (Adobe
+ *         inverted convention, converted with PIL's cmyk2rgb arithmetic);
+ *         decoded with the accurate integer DCT and fancy upsampling.
+ *   PNG:  palette (transparency ignored), gray 1/2/4/8/16-bit, gray+alpha,
+ *         RGB/RGBA 8/16-bit, interlaced; alpha is dropped (not composited),
+ *         16-bit samples keep their high byte.
+ * EXIF orientation is not applied (neither does PIL's open/convert). */
+#ifndef BLIP_IMAGE_H
+#define BLIP_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int w, h;
+    uint8_t *px; /* [h, w, 3] RGB, row-major */
+} image_t;
+
+enum { IMG_UNKNOWN = 0, IMG_JPEG = 1, IMG_PNG = 2 };
+
+/* Sniff the format from the first bytes. */
+int image_format(const void *buf, size_t n);
+const char *image_format_name(int fmt);
+
+/* Decode into out (px allocated). Returns 0, or -1 with a one-line reason in
+ * err. A JPEG without its end-of-image marker is reported as truncated. */
+int image_decode(const void *buf, size_t n, image_t *out, char *err, size_t errlen);
+/* Width and height from the header only. Returns 0 or -1 with err. */
+int image_probe(const void *buf, size_t n, int *w, int *h, char *err, size_t errlen);
+
+enum { JPEG_PROGRESSIVE = 1, JPEG_GRAY = 2, JPEG_444 = 4 };
+/* Encode RGB8 as JPEG (quality 1..100, flags above; 4:2:0 unless
+ * JPEG_444 or JPEG_GRAY). Returns a malloc'd buffer. Dies on failure. */
+uint8_t *image_encode_jpeg(const image_t *im, int quality, int flags, size_t *len);
+
+void image_alloc(image_t *im, int w, int h);
+void image_free(image_t *im);
+
+#endif
