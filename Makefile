@@ -32,19 +32,22 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LIBS       = $(PKG_LIBS) -lm -pthread -fopenmp
 
+# Objects of the CUDA build live apart, so switching CUDA=0/1 relinks bin/.
+B = build
 ifeq ($(CUDA),1)
+B = build/cuda
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC)))
 NVCCFLAGS ?= -O2 -g -lineinfo
 ALL_NVCCFLAGS = -arch=$(CUDA_ARCH) -std=c++17 -Ilibcommon -Ikernels -MMD -MP \
                 -Xcompiler -Wall,-Wextra,-Wno-unused-parameter $(NVCCFLAGS)
 CUDA_SRC  = $(wildcard kernels/cuda/*.cu)
-CUDA_OBJ  = $(CUDA_SRC:%.cu=build/obj/%.o)
+CUDA_OBJ  = $(CUDA_SRC:%.cu=$(B)/obj/%.o)
 ALL_CFLAGS += -DBLIP_CUDA
-LIBS      += -L$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lnccl -lcudart -lstdc++ -ldl -lrt
+LIBS      += -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib -lcublasLt -lcublas -lnccl -lcudart -lstdc++ -ldl -lrt
 endif
 
 LIB_SRC   = $(wildcard libcommon/*.c) $(wildcard kernels/cpu/*.c)
-LIB_OBJ   = $(LIB_SRC:%.c=build/obj/%.o) $(CUDA_OBJ)
+LIB_OBJ   = $(LIB_SRC:%.c=$(B)/obj/%.o) $(CUDA_OBJ)
 TOOL_SRC  = $(wildcard tools/*.c)
 TOOLS     = $(TOOL_SRC:tools/%.c=bin/%)
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
@@ -54,7 +57,7 @@ ASAN_UNIT = $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 MANS      = $(wildcard man/*.1 man/*.5)
 
-.PHONY: all deps check-deps test unit asan bench demo install clean
+.PHONY: FORCE all deps check-deps test unit asan bench demo install clean
 .DEFAULT_GOAL := all
 
 all: build/.deps-ok $(TOOLS)
@@ -79,21 +82,25 @@ build/.deps-ok: Makefile
 
 # --- library, tools ---------------------------------------------------------
 
-build/libblip.a: $(LIB_OBJ)
+$(B)/libblip.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
-build/obj/%.o: %.c | build/.deps-ok
+$(B)/obj/%.o: %.c | build/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-build/obj/%.o: %.cu | build/.deps-ok
+$(B)/obj/%.o: %.cu | build/.deps-ok
 	@mkdir -p $(@D)
 	$(NVCC) $(ALL_NVCCFLAGS) -c -o $@ $<
 
-bin/%: build/obj/tools/%.o build/libblip.a
+bin/%: $(B)/obj/tools/%.o $(B)/libblip.a | build/.bin-config
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# bin/ holds the last configuration built: a switch of CUDA= relinks it.
+build/.bin-config: FORCE
+	@mkdir -p $(@D); echo "CUDA=$(CUDA)" | cmp -s - $@ 2>/dev/null || { echo "CUDA=$(CUDA)" > $@; rm -f $(TOOLS); }
 
 # --- tests ------------------------------------------------------------------
 
@@ -140,4 +147,4 @@ clean:
 	rm -rf build bin demo
 
 .SECONDARY:
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/tests build/asan -name '*.d' 2>/dev/null)
