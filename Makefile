@@ -17,7 +17,7 @@ CUDA_ARCH ?= sm_90
 NVCC     ?= nvcc
 SHARED   ?= $(abspath ../shared)
 
-OPT      ?= -O2
+OPT      ?= -O3
 CFLAGS   ?= $(OPT) -g
 WARN      = -Wall -Wextra -Wno-unused-parameter
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -pthread -fopenmp -MMD -MP \
@@ -94,13 +94,14 @@ $(B)/obj/%.o: %.cu | build/.deps-ok
 	@mkdir -p $(@D)
 	$(NVCC) $(ALL_NVCCFLAGS) -c -o $@ $<
 
-bin/%: $(B)/obj/tools/%.o $(B)/libblip.a | build/.bin-config
+bin/%: $(B)/obj/tools/%.o $(B)/libblip.a build/.bin-config
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS)
 
-# bin/ holds the last configuration built: a switch of CUDA= relinks it.
+# bin/ holds the last configuration built: the stamp changes (and bin/ is
+# relinked) only when CUDA= does.
 build/.bin-config: FORCE
-	@mkdir -p $(@D); echo "CUDA=$(CUDA)" | cmp -s - $@ 2>/dev/null || { echo "CUDA=$(CUDA)" > $@; rm -f $(TOOLS); }
+	@mkdir -p $(@D); echo "CUDA=$(CUDA)" | cmp -s - $@ 2>/dev/null || echo "CUDA=$(CUDA)" > $@
 
 # --- tests ------------------------------------------------------------------
 

@@ -211,6 +211,7 @@ int image_probe(const void *buf, size_t n, int *w, int *h, char *err, size_t err
         int subsamp, cs;
         rc = tjDecompressHeader3(tj, buf, (unsigned long)n, &im.w, &im.h, &subsamp, &cs);
         if (rc != 0) fail(err, errlen, "bad JPEG: %s", tjGetErrorStr2(tj));
+        else if (!jpeg_has_eoi(buf, n)) rc = fail(err, errlen, "truncated JPEG (no end-of-image marker)");
         tjDestroy(tj);
         break;
     }

@@ -29,7 +29,9 @@ const char *image_format_name(int fmt);
 /* Decode into out (px allocated). Returns 0, or -1 with a one-line reason in
  * err. A JPEG without its end-of-image marker is reported as truncated. */
 int image_decode(const void *buf, size_t n, image_t *out, char *err, size_t errlen);
-/* Width and height from the header only. Returns 0 or -1 with err. */
+/* Width and height from the header only (all markers up to the first scan
+ * parsed; a JPEG must also end with its end-of-image marker). Returns 0 or
+ * -1 with err. */
 int image_probe(const void *buf, size_t n, int *w, int *h, char *err, size_t errlen);
 
 enum { JPEG_PROGRESSIVE = 1, JPEG_GRAY = 2, JPEG_444 = 4 };

@@ -99,19 +99,24 @@ static void pass_h(const uint8_t *in, size_t in_stride, int h, uint8_t *out, int
     }
 }
 
-/* Vertical pass; in rows start at in (stride in_stride); width w pixels. */
+/* Vertical pass; in rows start at in (stride in_stride); width w pixels.
+ * Row-wise accumulation into an int32 row, which vectorizes. */
 static void pass_v(const uint8_t *in, size_t in_stride, int w, uint8_t *out, int out_h, const coeffs_t *c) {
+    size_t n = (size_t)w * 3;
+    int32_t *acc = xmalloc(n * sizeof *acc);
     for (int yy = 0; yy < out_h; yy++) {
         int ymin = c->bounds[2 * yy], yn = c->bounds[2 * yy + 1];
         const int32_t *k = c->k + (size_t)yy * c->ksize;
-        uint8_t *o = out + (size_t)yy * w * 3;
-        for (int x = 0; x < w * 3; x++) {
-            int32_t s = 1 << (PRECISION_BITS - 1);
-            const uint8_t *p = in + (size_t)ymin * in_stride + x;
-            for (int y = 0; y < yn; y++, p += in_stride) s += *p * k[y];
-            o[x] = clip8(s);
+        for (size_t x = 0; x < n; x++) acc[x] = 1 << (PRECISION_BITS - 1);
+        for (int y = 0; y < yn; y++) {
+            const uint8_t *row = in + (size_t)(ymin + y) * in_stride;
+            int32_t ky = k[y];
+            for (size_t x = 0; x < n; x++) acc[x] += row[x] * ky;
         }
+        uint8_t *o = out + (size_t)yy * n;
+        for (size_t x = 0; x < n; x++) o[x] = clip8(acc[x]);
     }
+    free(acc);
 }
 
 void resize_rgb8(const image_t *src, int x0, int y0, int cw, int ch, image_t *dst, resample_t filter) {

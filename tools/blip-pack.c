@@ -5,8 +5,9 @@
  *   blip-pack --verify PATH...
  *   blip-pack --list PATH...
  *
- * Images are read, fully decoded to check them, and stored as their original
- * JPEG bytes (re-encoded only when larger than --max-side, or not JPEG), in
+ * Images are read, checked (JPEG headers and end marker; everything with
+ * --full-check) and stored as their original JPEG bytes (decoded and
+ * re-encoded only when larger than --max-side, or not JPEG), in
  * parallel chunks written in annotation order, so the output is the same for
  * any thread count. Shards are renamed into place when complete and the
  * manifest is written last. */
@@ -46,6 +47,8 @@ static const char *USAGE =
     "      --shard-size SIZE bound on one shard file, e.g. 512M, 2G (default 256M)\n"
     "  -j, --jobs N          threads (default: all cores)\n"
     "      --strict          a missing or undecodable image is an error, not a skip\n"
+    "      --full-check      decode every image completely (default: JPEGs kept as\n"
+    "                        they are are checked from their headers and end marker)\n"
     "      --verify          check every checksum and count of the PATHs\n"
     "      --list            print one JSON line per record of the PATHs\n"
     "  -v, --verbose         more detail on stderr\n"
@@ -57,7 +60,7 @@ typedef struct {
     const char *split;       /* train, val, test, all */
     int max_side, quality;
     uint64_t shard_size;
-    int strict;
+    int strict, full_check;
     DA(const char *) karpathy;
 } opts_t;
 
@@ -94,40 +97,48 @@ static uint8_t *shrink(const image_t *im, int max_side, int quality, size_t *len
     return jpg;
 }
 
+/* Check one image file's bytes and encode its record into out. Returns NULL,
+ * or why the image cannot be packed (an error message to free). */
+static char *encode_image(const opts_t *o, const coco_image_t *im, const uint8_t *buf, size_t n, bytes_t *out) {
+    char err[256];
+    int w, h;
+    if (image_probe(buf, n, &w, &h, err, sizeof err) != 0) return xstrdup(err);
+    int too_big = o->max_side > 0 && (w > o->max_side || h > o->max_side);
+    int reencode = too_big || image_format(buf, n) != IMG_JPEG;
+    image_t px = {0};
+    if ((reencode || o->full_check) && image_decode(buf, n, &px, err, sizeof err) != 0) return xstrdup(err);
+    shard_record_t rec = {
+        .image_id = im->id, .width = (uint32_t)w, .height = (uint32_t)h, .split = im->split,
+        .file_name = im->file_name, .image_format = IMG_JPEG, .image = buf, .image_len = n,
+        .ncaps = (uint32_t)im->caps.n,
+    };
+    uint8_t *re = reencode ? shrink(&px, o->max_side, o->quality, &rec.image_len, &rec.width, &rec.height) : NULL;
+    if (re) rec.image = re;
+    shard_caption_t *caps = xmalloc((im->caps.n ? im->caps.n : 1) * sizeof *caps);
+    for (size_t k = 0; k < im->caps.n; k++)
+        caps[k] = (shard_caption_t){im->caps.v[k].id, im->caps.v[k].text, (uint32_t)strlen(im->caps.v[k].text)};
+    rec.caps = caps;
+    shard_encode_record(out, &rec);
+    free(caps);
+    free(re);
+    image_free(&px);
+    return NULL;
+}
+
 static void pack_one(void *ctx, size_t i, int worker) {
     UNUSED(worker);
     chunk_t *c = ctx;
     item_t *it = &c->items[i];
-    const coco_image_t *im = it->im;
-    char *path = path_join(c->o->root, im->file_name), err[256];
+    char *path = path_join(c->o->root, it->im->file_name);
     size_t n;
     uint8_t *buf = (uint8_t *)try_read_file(path, &n);
-    image_t px;
     if (!buf) {
         it->skip = xasprintf("%s: %s", path, strerror(errno));
         it->missing = 1;
-    } else if (image_decode(buf, n, &px, err, sizeof err) != 0) {
-        it->skip = xasprintf("%s: %s", path, err);
     } else {
-        shard_record_t rec = {
-            .image_id = im->id, .width = (uint32_t)px.w, .height = (uint32_t)px.h, .split = im->split,
-            .file_name = im->file_name, .image_format = IMG_JPEG, .image = buf, .image_len = n,
-            .ncaps = (uint32_t)im->caps.n,
-        };
-        uint8_t *re = NULL;
-        int too_big = c->o->max_side > 0 && (px.w > c->o->max_side || px.h > c->o->max_side);
-        if (too_big || image_format(buf, n) != IMG_JPEG) {
-            re = shrink(&px, c->o->max_side, c->o->quality, &rec.image_len, &rec.width, &rec.height);
-            rec.image = re;
-        }
-        shard_caption_t *caps = xmalloc((im->caps.n ? im->caps.n : 1) * sizeof *caps);
-        for (size_t k = 0; k < im->caps.n; k++)
-            caps[k] = (shard_caption_t){im->caps.v[k].id, im->caps.v[k].text, (uint32_t)strlen(im->caps.v[k].text)};
-        rec.caps = caps;
-        shard_encode_record(&it->rec, &rec);
-        free(caps);
-        free(re);
-        image_free(&px);
+        char *why = encode_image(c->o, it->im, buf, n, &it->rec);
+        if (why) it->skip = xasprintf("%s: %s", path, why);
+        free(why);
     }
     free(buf);
     free(path);
@@ -294,9 +305,9 @@ static int pack(const opts_t *o, const char *dir, int jobs) {
         for (size_t s = 0; s < ARRAY_LEN(SPLIT_ORDER); s++)
             if (strcmp(o->split, "all") == 0 || strcmp(o->split, SPLIT_ORDER[s]) == 0)
                 remove_stale(dir, SPLIT_ORDER[s], out.shards);
-        json_t *args = json_pack("{s:s, s:s, s:i, s:i, s:I, s:b}", "coco_root", o->root, "split", o->split, "max_side",
-                                 o->max_side, "quality", o->quality, "shard_size", (json_int_t)o->shard_size, "strict",
-                                 o->strict);
+        json_t *args = json_pack("{s:s, s:s, s:i, s:i, s:I, s:b, s:b}", "coco_root", o->root, "split", o->split,
+                                 "max_side", o->max_side, "quality", o->quality, "shard_size",
+                                 (json_int_t)o->shard_size, "strict", o->strict, "full_check", o->full_check);
         json_t *karp = json_array();
         for (size_t i = 0; i < o->karpathy.n; i++) json_array_append_new(karp, json_string(o->karpathy.v[i]));
         json_object_set_new(args, "karpathy", karp);
@@ -466,12 +477,13 @@ int main(int argc, char **argv) {
     opts_t o = {.split = "all", .quality = 95, .shard_size = 256u << 20};
     const char *outdir = NULL;
     int jobs = 0, mode = 0; /* 0 pack, 'V' verify, 'L' list */
-    enum { OPT_SPLIT = 256, OPT_KARPATHY, OPT_MAXSIDE, OPT_QUALITY, OPT_SHARDSIZE, OPT_STRICT, OPT_VERIFY, OPT_LIST };
+    enum { OPT_SPLIT = 256, OPT_KARPATHY, OPT_MAXSIDE, OPT_QUALITY, OPT_SHARDSIZE, OPT_STRICT, OPT_FULLCHECK, OPT_VERIFY, OPT_LIST };
     static const struct option opts[] = {
         {"output", required_argument, 0, 'o'},        {"split", required_argument, 0, OPT_SPLIT},
         {"karpathy", required_argument, 0, OPT_KARPATHY}, {"max-side", required_argument, 0, OPT_MAXSIDE},
         {"quality", required_argument, 0, OPT_QUALITY}, {"shard-size", required_argument, 0, OPT_SHARDSIZE},
         {"jobs", required_argument, 0, 'j'},          {"strict", no_argument, 0, OPT_STRICT},
+        {"full-check", no_argument, 0, OPT_FULLCHECK},
         {"verify", no_argument, 0, OPT_VERIFY},       {"list", no_argument, 0, OPT_LIST},
         {"verbose", no_argument, 0, 'v'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -490,6 +502,7 @@ int main(int argc, char **argv) {
         case OPT_SHARDSIZE: o.shard_size = parse_size(optarg); break;
         case 'j': jobs = parse_int(optarg, "-j", 1, 1024); break;
         case OPT_STRICT: o.strict = 1; break;
+        case OPT_FULLCHECK: o.full_check = 1; break;
         case OPT_VERIFY: mode = 'V'; break;
         case OPT_LIST: mode = 'L'; break;
         case 'v': verbosity++; break;

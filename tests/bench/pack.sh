@@ -25,5 +25,6 @@ run() { # label, args...
 }
 run "store originals, all cores"
 run "store originals, 1 core" -j 1
+run "store, --full-check, all cores" --full-check
 run "--max-side 384, all cores" --max-side 384
 run "--max-side 384, 1 core" --max-side 384 -j 1
