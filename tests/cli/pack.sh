@@ -154,3 +154,7 @@ has karpathy_blip_val <(blip-pack --list "$T/pkb/val") '"v1".*"v2".*"v3"'
 echo '[{"image": "x.jpg", "caption": "no id"}]' > "$T/coco_karpathy_test.json"
 exits karpathy_bad_name 1 blip-pack --karpathy "$T/coco_karpathy_test.json" "$T/syn"
 has karpathy_bad_name_msg "$T/.err" 'no image id in file name "x.jpg"'
+
+# --- --full-check packs the same bytes when every image decodes ------------------------
+ok pack_full_check blip-pack --full-check -o "$T/pf" "$T/syn"
+ok pack_full_check_same cmp "$T/pf/train-00000.shard" "$T/p2/train-00000.shard"
