@@ -1,0 +1,17 @@
+/* cpu_internal.h - helpers shared by the CPU backend's source files. */
+#ifndef BLIP_CPU_INTERNAL_H
+#define BLIP_CPU_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Dropout on x[0..n) as elements offset..offset+n of the (seed, stream)
+ * Philox sequence: keep with probability 1-p and scale by 1/(1-p). */
+void cpu_dropout_at(float *x, size_t n, float p, uint64_t seed, uint64_t stream,
+                    size_t offset);
+
+/* A grow-only scratch buffer per slot (reused across calls; it grows only
+ * when a larger shape is seen, i.e. during the first step). */
+float *cpu_scratch(int slot, size_t nfloats);
+
+#endif
