@@ -81,17 +81,23 @@ void op_dropout_backward(float *dx, size_t n, float p, uint64_t seed, uint64_t s
 
 /* Multi-head scaled dot-product attention for B sequences, H heads of size
  * hd. q rows are Tq long, k/v rows Tk long; row i of q for batch b starts at
- * q + (b*Tq + i) * q_stride and holds H*hd values (head h at h*hd); k, v
- * likewise with kv_stride (so fused qkv buffers need no copy). out is
- * [B, Tq, H*hd]. probs [B, H, Tq, Tk] keeps the softmax for backward.
- * Key j is visible to query i when (!causal || j <= i) and (key_mask == NULL
- * || key_mask[b*Tk + j] != 0); hidden keys get probability exactly 0 (the
- * same result as adding -10000 or finfo.min to the score). Attention dropout
- * with probability p_drop (seeded, stream per call) applies to the
- * probabilities used for out; probs keeps them undropped. */
+ * q + b*q_bstride + i*q_stride and holds H*hd values (head h at h*hd); k, v
+ * likewise with kv_bstride, kv_stride (so fused qkv buffers and KV caches
+ * need no copy; a zero batch stride means Tq*q_stride resp. Tk*kv_stride).
+ * With kv_group g > 1, query batch b reads key/value batch b / g (beams of
+ * one image share its cross-attention K/V, like repeat_interleave).
+ * out is [B, Tq, H*hd]; probs [B, H, Tq, Tk] keeps the softmax for backward.
+ * The queries are the last Tq of the Tk positions: key j is visible to
+ * query i when (!causal || j <= i + Tk - Tq) and (key_mask == NULL ||
+ * key_mask[b*Tk + j] != 0); hidden keys get probability exactly 0 (the same
+ * result as adding -10000 or finfo.min to the score). Attention dropout with
+ * probability p_drop (seeded, stream per call) applies to the probabilities
+ * used for out; probs keeps them undropped. */
 typedef struct {
     int B, H, Tq, Tk, hd;
     int q_stride, kv_stride;
+    size_t q_bstride, kv_bstride;
+    int kv_group;            /* query batches per key/value batch; 0 = 1 (>1: forward only) */
     int causal;
     const int32_t *key_mask; /* [B, Tk] or NULL */
     float p_drop;

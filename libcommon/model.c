@@ -322,53 +322,75 @@ static attn_shape_t cross_attn(const blip_model_t *m, int l) {
     };
 }
 
-/* out = LayerNorm(dropout(inp @ w^T + b) + res); sum keeps the pre-norm sum. */
-static void dense_res_norm(blip_model_t *m, float *sum, float *out, float *mean, float *rstd,
-                           const float *inp, size_t w, size_t b, const float *res, size_t ln_w,
-                           size_t ln_b, int K, uint64_t stream) {
-    int N = m->B * m->T, D = m->cfg.t_hidden;
+/* out = LayerNorm(dropout(inp @ w^T + b) + res) on N rows; sum keeps the
+ * pre-norm sum. */
+static void dense_res_norm(blip_model_t *m, int N, float p, float *sum, float *out, float *mean,
+                           float *rstd, const float *inp, size_t w, size_t b, const float *res,
+                           size_t ln_w, size_t ln_b, int K, uint64_t stream) {
+    int D = m->cfg.t_hidden;
     op_matmul(sum, inp, W(w), W(b), N, K, D);
-    op_dropout(sum, (size_t)N * D, p_hidden(m), m->dropout_seed, stream);
+    op_dropout(sum, (size_t)N * D, p, m->dropout_seed, stream);
     op_add_inplace(sum, res, (size_t)N * D);
     op_layernorm(out, mean, rstd, sum, W(ln_w), W(ln_b), N, D, (float)m->cfg.t_eps);
+}
+
+void blip_decoder_layer(blip_model_t *m, int l, const float *x, float *y, const dec_bufs_t *t,
+                        const float *q, const float *k, const float *v, const attn_shape_t *self,
+                        const float *ckv, const attn_shape_t *cross, float p) {
+    const blip_config_t *c = &m->cfg;
+    const txt_layer_t *L = &m->tl[l];
+    int N = self->B * self->Tq, D = c->t_hidden, I = c->t_inter;
+    op_attention(t->att, t->probs, q, k, v, self);
+    dense_res_norm(m, N, p, t->s1, t->h1, t->m1, t->r1, t->att, L->ao_w, L->ao_b, x, L->aln_w,
+                   L->aln_b, D, drop_stream(m, l, SITE_SELF_OUT));
+    op_matmul(t->cq, t->h1, W(L->cq_w), W(L->cq_b), N, D, D);
+    op_attention(t->catt, t->cprobs, t->cq, ckv, ckv + D, cross);
+    dense_res_norm(m, N, p, t->s2, t->h2, t->m2, t->r2, t->catt, L->co_w, L->co_b, t->h1,
+                   L->cln_w, L->cln_b, D, drop_stream(m, l, SITE_CROSS_OUT));
+    op_matmul(t->fi, t->h2, W(L->in_w), W(L->in_b), N, D, I);
+    op_gelu(t->gi, t->fi, (size_t)N * I);
+    dense_res_norm(m, N, p, t->s3, y, t->m3, t->r3, t->gi, L->out_w, L->out_b, t->h2, L->oln_w,
+                   L->oln_b, I, drop_stream(m, l, SITE_FFN_OUT));
+}
+
+void blip_lm_head(blip_model_t *m, int N, const float *x, const head_bufs_t *h, float *logits) {
+    const blip_config_t *c = &m->cfg;
+    int D = c->t_hidden;
+    op_matmul(h->hd, x, W(m->h_dense_w), W(m->h_dense_b), N, D, D);
+    op_gelu(h->hg, h->hd, (size_t)N * D);
+    op_layernorm(h->hl, h->m, h->r, h->hg, W(m->h_ln_w), W(m->h_ln_b), N, D, (float)c->t_eps);
+    op_matmul(logits, h->hl, W(m->t_wte), W(m->h_bias), N, D, c->vocab);
+}
+
+static dec_bufs_t dec_bufs(blip_model_t *m, const txt_act_t *t) {
+    return (dec_bufs_t){A(t->att), A(t->probs), A(t->s1), A(t->h1), A(t->m1), A(t->r1),
+                        A(t->cq), A(t->cprobs), A(t->catt), A(t->s2), A(t->h2), A(t->m2),
+                        A(t->r2), A(t->fi), A(t->gi), A(t->s3), A(t->m3), A(t->r3)};
 }
 
 static void text_forward(blip_model_t *m) {
     const blip_config_t *c = &m->cfg;
     struct blip_acts *a = m->a;
-    int B = m->B, T = m->T, N = B * T, D = c->t_hidden, I = c->t_inter, Cv = c->v_hidden;
+    int B = m->B, T = m->T, N = B * T, D = c->t_hidden, Cv = c->v_hidden;
     int Nv = B * blip_vision_tokens(c);
-    float eps = (float)c->t_eps;
     op_text_embed(A(a->temb), a->ids, W(m->t_wte), W(m->t_wpe), B, T, D, 0);
     op_layernorm(A(a->tx[0]), A(a->temb_m), A(a->temb_r), A(a->temb), W(m->t_eln_w),
-                 W(m->t_eln_b), N, D, eps);
+                 W(m->t_eln_b), N, D, (float)c->t_eps);
     op_dropout(A(a->tx[0]), (size_t)N * D, p_hidden(m), m->dropout_seed,
                drop_stream(m, 0, SITE_EMB));
     for (int l = 0; l < c->t_layers; l++) {
         const txt_layer_t *L = &m->tl[l];
         const txt_act_t *t = &a->tl[l];
-        float *x = A(a->tx[l]), *y = A(a->tx[l + 1]);
+        float *x = A(a->tx[l]);
         op_matmul(A(t->qkv), x, W(L->qkv_w), W(L->qkv_b), N, D, 3 * D);
-        attn_shape_t s = self_attn(m, l);
-        op_attention(A(t->att), A(t->probs), A(t->qkv), A(t->qkv) + D, A(t->qkv) + 2 * D, &s);
-        dense_res_norm(m, A(t->s1), A(t->h1), A(t->m1), A(t->r1), A(t->att), L->ao_w, L->ao_b, x,
-                       L->aln_w, L->aln_b, D, drop_stream(m, l, SITE_SELF_OUT));
-        op_matmul(A(t->cq), A(t->h1), W(L->cq_w), W(L->cq_b), N, D, D);
         op_matmul(A(t->ckv), A(a->post), W(L->ckv_w), W(L->ckv_b), Nv, Cv, 2 * D);
-        attn_shape_t cs = cross_attn(m, l);
-        op_attention(A(t->catt), A(t->cprobs), A(t->cq), A(t->ckv), A(t->ckv) + D, &cs);
-        dense_res_norm(m, A(t->s2), A(t->h2), A(t->m2), A(t->r2), A(t->catt), L->co_w, L->co_b,
-                       A(t->h1), L->cln_w, L->cln_b, D, drop_stream(m, l, SITE_CROSS_OUT));
-        op_matmul(A(t->fi), A(t->h2), W(L->in_w), W(L->in_b), N, D, I);
-        op_gelu(A(t->gi), A(t->fi), (size_t)N * I);
-        dense_res_norm(m, A(t->s3), y, A(t->m3), A(t->r3), A(t->gi), L->out_w, L->out_b, A(t->h2),
-                       L->oln_w, L->oln_b, I, drop_stream(m, l, SITE_FFN_OUT));
+        attn_shape_t s = self_attn(m, l), cs = cross_attn(m, l);
+        dec_bufs_t bufs = dec_bufs(m, t);
+        blip_decoder_layer(m, l, x, A(a->tx[l + 1]), &bufs, A(t->qkv), A(t->qkv) + D,
+                           A(t->qkv) + 2 * D, &s, A(t->ckv), &cs, p_hidden(m));
     }
-    /* LM head: dense -> GELU -> LayerNorm -> tied decoder + bias */
-    op_matmul(A(a->hd), A(a->tx[c->t_layers]), W(m->h_dense_w), W(m->h_dense_b), N, D, D);
-    op_gelu(A(a->hg), A(a->hd), (size_t)N * D);
-    op_layernorm(A(a->hl), A(a->hl_m), A(a->hl_r), A(a->hg), W(m->h_ln_w), W(m->h_ln_b), N, D, eps);
-    op_matmul(A(a->logits), A(a->hl), W(m->t_wte), W(m->h_bias), N, D, c->vocab);
+    head_bufs_t h = {A(a->hd), A(a->hg), A(a->hl), A(a->hl_m), A(a->hl_r)};
+    blip_lm_head(m, N, A(a->tx[c->t_layers]), &h, A(a->logits));
 }
 
 /* Backward through out = LayerNorm(dropout(inp @ w^T + b) + res) given

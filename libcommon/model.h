@@ -117,7 +117,8 @@ void blip_get_logits(blip_model_t *m, float *host);
 
 /* ---- inference pieces for generation ----------------------------------
  * blip_encode_image() runs the vision encoder on B images and keeps the
- * image embeddings [B, Tv, Cv] on the device (blip_image_embeds()). */
+ * image embeddings [B, Tv, Cv] on the device (blip_image_embeds()); the
+ * decoder then runs incrementally over a KV cache (model_decode.h). */
 void blip_encode_image(blip_model_t *m, const float *pixels, int B);
 const float *blip_image_embeds(const blip_model_t *m);
 

@@ -4,8 +4,30 @@
 #define BLIP_MODEL_INTERNAL_H
 
 #include "model.h"
+#include "ops.h"
 
 /* Fill m->params and the parameter offsets from m->cfg. */
 void blip_params_build(blip_model_t *m);
+
+/* Device buffers of one decoder-layer pass over N query rows. */
+typedef struct {
+    float *att, *probs, *s1, *h1, *m1, *r1, *cq, *cprobs, *catt, *s2, *h2, *m2, *r2;
+    float *fi, *gi, *s3, *m3, *r3;
+} dec_bufs_t;
+
+/* Buffers of the LM head over N rows: dense, GELU, LayerNorm (+ stats). */
+typedef struct {
+    float *hd, *hg, *hl, *m, *r;
+} head_bufs_t;
+
+/* Decoder layer l over N = self->B * self->Tq rows x -> y: self-attention of
+ * the given q, k, v (projected by the caller), output dense + residual +
+ * LayerNorm, cross-attention of its query projection against ckv (key|value
+ * rows of 2*hidden, laid out as cross describes), FFN. p: hidden dropout. */
+void blip_decoder_layer(blip_model_t *m, int l, const float *x, float *y, const dec_bufs_t *t,
+                        const float *q, const float *k, const float *v, const attn_shape_t *self,
+                        const float *ckv, const attn_shape_t *cross, float p);
+/* LM head: logits [N, V] = tied decoder(LayerNorm(GELU(dense(x)))) + bias. */
+void blip_lm_head(blip_model_t *m, int N, const float *x, const head_bufs_t *h, float *logits);
 
 #endif

@@ -224,11 +224,11 @@ static float trunc_normal(rng_t *r, float std) {
 }
 
 void blip_model_init(blip_model_t *m, uint64_t seed) {
-    size_t maxn = 0;
-    for (size_t i = 0; i < m->nparams; i++) maxn = m->params[i].n > maxn ? m->params[i].n : maxn;
-    float *host = xmalloc(maxn * sizeof *host);
+    /* one Philox stream per parameter: the same weights on any thread count */
+#pragma omp parallel for schedule(dynamic, 1)
     for (size_t i = 0; i < m->nparams; i++) {
         const blip_param_t *p = &m->params[i];
+        float *host = xmalloc(p->n * sizeof *host);
         rng_t r;
         rng_init(&r, seed, i);
         int is_norm_w = p->kind == PK_NORM && strstr(p->name, ".weight");
@@ -237,6 +237,6 @@ void blip_model_init(blip_model_t *m, uint64_t seed) {
                       : is_norm_w                                             ? 1.0f
                                                                               : trunc_normal(&r, 0.02f);
         be_upload(m->w + p->off, host, p->n * sizeof *host);
+        free(host);
     }
-    free(host);
 }

@@ -1,9 +1,34 @@
-/* cpu_linear.c - CPU backend: linear layers (BLAS sgemm) and the column
- * reduction their bias gradients need. */
+/* cpu_linear.c - CPU backend: linear layers and the column reduction their
+ * bias gradients need. BLAS runs single-threaded inside OpenMP threads that
+ * split each product along its larger output dimension, so BLAS and the
+ * other ops share one thread pool instead of fighting over the cores. */
 #include "ops.h"
 
 #include <cblas.h>
 #include <omp.h>
+
+#include "cpu_internal.h"
+
+void cpu_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+    enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+    int split_m = M >= N;
+#pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int len = split_m ? M : N;
+        int lo = (int)((long)len * id / nt), hi = (int)((long)len * (id + 1) / nt);
+        if (hi > lo) {
+            if (split_m)
+                cblas_sgemm(CblasRowMajor, TA, TB, hi - lo, N, K, alpha,
+                            A + (ta ? (size_t)lo : (size_t)lo * lda), lda, B, ldb, beta,
+                            C + (size_t)lo * ldc, ldc);
+            else
+                cblas_sgemm(CblasRowMajor, TA, TB, M, hi - lo, K, alpha, A, lda,
+                            B + (tb ? (size_t)lo * ldb : (size_t)lo), ldb, beta, C + lo, ldc);
+        }
+    }
+}
 
 /* out[N, OC] = inp[N, C] @ w[OC, C]^T + bias[OC] */
 void op_matmul(float *out, const float *inp, const float *w, const float *bias,
@@ -13,8 +38,7 @@ void op_matmul(float *out, const float *inp, const float *w, const float *bias,
         for (int n = 0; n < N; n++)
             for (int o = 0; o < OC; o++) out[(size_t)n * OC + o] = bias[o];
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,
-                bias ? 1.0f : 0.0f, out, OC);
+    cpu_gemm(0, 1, N, OC, C, 1.0f, inp, C, w, C, bias ? 1.0f : 0.0f, out, OC);
 }
 
 /* dbias[OC] += sum over rows of dout[N, OC]; each thread owns a column range
@@ -34,10 +58,8 @@ static void column_sums(float *dbias, const float *dout, int N, int OC) {
 void op_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                         const float *inp, const float *w, int N, int C, int OC) {
     if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C,
-                    1.0f, dinp, C);
+        cpu_gemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, 1.0f, dinp, C);
     if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C,
-                    1.0f, dw, C);
+        cpu_gemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
     if (dbias) column_sums(dbias, dout, N, OC);
 }

@@ -11,6 +11,9 @@
 #include <cblas.h>
 #include <omp.h>
 
+/* BLAS runs single-threaded inside the backend's OpenMP threads. */
+__attribute__((constructor)) static void cpu_backend_init(void) { openblas_set_num_threads(1); }
+
 void *be_alloc(size_t bytes) {
     size_t rounded = (bytes + 63) / 64 * 64;
     void *p = aligned_alloc(64, rounded ? rounded : 64);
@@ -31,8 +34,7 @@ void be_sync(void) {}
 
 const char *be_name(void) {
     static char name[96];
-    snprintf(name, sizeof name, "cpu: openblas %d threads, openmp %d threads",
-             openblas_get_num_threads(), omp_get_max_threads());
+    snprintf(name, sizeof name, "cpu: openblas in %d openmp threads", omp_get_max_threads());
     return name;
 }
 

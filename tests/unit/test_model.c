@@ -12,6 +12,7 @@
 #include "fileio.h"
 #include "jsonio.h"
 #include "model.h"
+#include "model_decode.h"
 #include "ops.h"
 #include "optim.h"
 #include "posembed.h"
@@ -428,6 +429,83 @@ TEST(model_dropout_gradcheck) {
     }
     free(g);
     free(w);
+    blip_model_free(m);
+    fixture_close(&f);
+}
+
+/* Incremental decoding reproduces HF's full-forward logits: each image twice
+ * (2 beams), the 4 prompt tokens in one step, then one token per step up to
+ * each caption's length (padding is never fed). */
+TEST(model_decode_matches_forward) {
+    fixture_t f;
+    fixture_open(&f, "odd");
+    blip_model_t *m = blip_model_new(&f.cfg, f.B, f.T, 0);
+    char *p = xasprintf("%s/model", f.dir);
+    blip_model_load(m, p);
+    free(p);
+    size_t n;
+    float *want = f32(&f.exp, "logits", &n);
+    int V = f.cfg.vocab, beams = 2, R = f.B * beams;
+    blip_encode_image(m, f.pixels, f.B);
+    blip_kv_t *kv = blip_kv_new(m, R, f.T);
+    blip_kv_start(kv, f.B, beams);
+    float *logits = xmalloc((size_t)R * V * sizeof *logits);
+    int32_t *ids = xmalloc((size_t)R * 4 * sizeof *ids);
+    double worst = 0.0;
+    for (int t = 0, n_new = 4; t < f.T; t += n_new, n_new = 1) {
+        for (int r = 0; r < R; r++)
+            for (int k = 0; k < n_new; k++) ids[r * n_new + k] = f.ids[(r / beams) * f.T + t + k];
+        blip_kv_step(kv, ids, n_new, logits);
+        int pos = t + n_new - 1;
+        for (int r = 0; r < R; r++) {
+            int b = r / beams;
+            if (!f.mask[b * f.T + pos]) continue;
+            double e = rel_err(logits + (size_t)r * V, want + ((size_t)b * f.T + pos) * V, (size_t)V);
+            worst = fmax(worst, e);
+        }
+    }
+    CHECK_EQ_INT(blip_kv_len(kv), f.T);
+    CHECK_MSG(worst < 1e-5, "incremental logits max rel err %.3g", worst);
+    note(1, "decode: incremental logits max rel err %.3g", worst);
+    free(ids);
+    free(logits);
+    free(want);
+    blip_kv_free(kv);
+    blip_model_free(m);
+    fixture_close(&f);
+}
+
+/* After blip_kv_reorder, rows continue the histories they were given: a
+ * cache fed (A, B) then swapped equals one fed (B, A) from the start. */
+TEST(model_decode_reorder) {
+    fixture_t f;
+    fixture_open(&f, "wide");
+    blip_model_t *m = blip_model_new(&f.cfg, 1, f.T, 0);
+    char *p = xasprintf("%s/model", f.dir);
+    blip_model_load(m, p);
+    free(p);
+    int V = f.cfg.vocab;
+    blip_encode_image(m, f.pixels, 1);
+    blip_kv_t *x = blip_kv_new(m, 2, 8), *y = blip_kv_new(m, 2, 8);
+    blip_kv_start(x, 1, 2);
+    blip_kv_start(y, 1, 2);
+    int32_t a[3] = {f.cfg.bos_id, 7, 9}, b[3] = {f.cfg.bos_id, 11, 5};
+    float *lx = xmalloc(2 * (size_t)V * sizeof *lx), *ly = xmalloc(2 * (size_t)V * sizeof *ly);
+    for (int t = 0; t < 3; t++) {
+        int32_t ab[2] = {a[t], b[t]}, ba[2] = {b[t], a[t]};
+        blip_kv_step(x, ab, 1, lx);
+        blip_kv_step(y, ba, 1, ly);
+    }
+    CHECK(memcmp(lx, ly + V, (size_t)V * sizeof *lx) == 0); /* rows differ before the swap */
+    blip_kv_reorder(x, (const int32_t[]){1, 0});
+    int32_t next[2] = {13, 17};
+    blip_kv_step(x, next, 1, lx);
+    blip_kv_step(y, next, 1, ly);
+    CHECK(memcmp(lx, ly, 2 * (size_t)V * sizeof *lx) == 0);
+    free(lx);
+    free(ly);
+    blip_kv_free(x);
+    blip_kv_free(y);
     blip_model_free(m);
     fixture_close(&f);
 }
