@@ -20,7 +20,7 @@ SHARED   ?= $(abspath ../shared)
 OPT      ?= -O3
 CFLAGS   ?= $(OPT) -g
 WARN      = -Wall -Wextra -Wno-unused-parameter
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -pthread -fopenmp -MMD -MP \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -fno-math-errno -pthread -fopenmp -MMD -MP \
              -Ilibcommon -Ikernels $(PKG_CFLAGS) $(CFLAGS)
 
 # Debian packages behind the pkg-config modules the build needs.

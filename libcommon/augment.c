@@ -2,6 +2,7 @@
 #include "augment.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,16 +166,10 @@ static uint8_t cv_sat_round(float v) {
     return (uint8_t)(i < 0 ? 0 : i > 255 ? 255 : i);
 }
 
-/* dst = src warped by the forward map M (dst point = M * src point). */
-static void warp_affine(image_t *im, const double M[6]) {
-    int W = im->w, H = im->h;
-    double D = M[0] * M[4] - M[1] * M[3];
-    D = D != 0 ? 1.0 / D : 0;
-    double A11 = M[4] * D, A22 = M[0] * D, A12 = -M[1] * D, A21 = -M[3] * D;
-    float iM[6] = {(float)A11, (float)A12, (float)(-A11 * M[2] - A12 * M[5]),
-                   (float)A21, (float)A22, (float)(-A21 * M[2] - A22 * M[5])};
-    const uint8_t *src = im->px;
-    uint8_t *dst = xmalloc((size_t)W * H * 3);
+/* The warp of image src into dst by the inverse map iM (float32). Inlined
+ * into a baseline and an FMA build; fmaf is exact in both. */
+static inline __attribute__((always_inline)) void warp_rows(const uint8_t *src, uint8_t *dst, int W, int H,
+                                                             const float iM[6]) {
     for (int y = 0; y < H; y++) {
         float Mx = (float)y * iM[1] + iM[2], My = (float)y * iM[4] + iM[5];
         for (int x = 0; x < W; x++) {
@@ -198,6 +193,33 @@ static void warp_affine(image_t *im, const double M[6]) {
             }
         }
     }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void warp_rows_fma(const uint8_t *src, uint8_t *dst, int W, int H,
+                                                               const float iM[6]) {
+    warp_rows(src, dst, W, H, iM);
+}
+#endif
+
+static void warp_rows_base(const uint8_t *src, uint8_t *dst, int W, int H, const float iM[6]) {
+    warp_rows(src, dst, W, H, iM);
+}
+
+/* dst = src warped by the forward map M (dst point = M * src point). */
+static void warp_affine(image_t *im, const double M[6]) {
+    int W = im->w, H = im->h;
+    double D = M[0] * M[4] - M[1] * M[3];
+    D = D != 0 ? 1.0 / D : 0;
+    double A11 = M[4] * D, A22 = M[0] * D, A12 = -M[1] * D, A21 = -M[3] * D;
+    float iM[6] = {(float)A11, (float)A12, (float)(-A11 * M[2] - A12 * M[5]),
+                   (float)A21, (float)A22, (float)(-A21 * M[2] - A22 * M[5])};
+    uint8_t *dst = xmalloc((size_t)W * H * 3);
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) warp_rows_fma(im->px, dst, W, H, iM);
+    else
+#endif
+        warp_rows_base(im->px, dst, W, H, iM);
     memcpy(im->px, dst, (size_t)W * H * 3);
     free(dst);
 }
@@ -254,16 +276,34 @@ void rand_augment(image_t *im, rng_t *r, int N, int M) {
     }
 }
 
-void train_transform(const image_t *src, int size, rng_t *r, image_t *out) {
-    crop_t c = random_resized_crop(r, src->w, src->h, 0.5, 1.0, 3.0 / 4.0, 4.0 / 3.0);
+crop_t crop_rescale(crop_t c, int W, int H, const image_t *im) {
+    if (im->w == W && im->h == H) return c;
+    double sx = (double)im->w / W, sy = (double)im->h / H;
+    crop_t o = {(int)(c.x * sx), (int)(c.y * sy), (int)lround(c.w * sx), (int)lround(c.h * sy)};
+    o.w = o.w < 1 ? 1 : o.x + o.w > im->w ? im->w - o.x : o.w;
+    o.h = o.h < 1 ? 1 : o.y + o.h > im->h ? im->h - o.y : o.h;
+    return o;
+}
+
+void train_transform(const image_t *src, crop_t c, int size, rng_t *r, image_t *out) {
     image_alloc(out, size, size);
     resize_rgb8(src, c.x, c.y, c.w, c.h, out, RESAMPLE_BICUBIC);
     if (rng_double(r) < 0.5) hflip(out);
     rand_augment(out, r, 2, 5);
 }
 
+/* ToTensor + Normalize per byte value, computed once (float32 as torchvision). */
+static float g_norm[3][256];
+static pthread_once_t g_norm_once = PTHREAD_ONCE_INIT;
+
+static void init_norm(void) {
+    for (int c = 0; c < 3; c++)
+        for (int v = 0; v < 256; v++) g_norm[c][v] = ((float)v / 255.0f - MEAN[c]) / STD[c];
+}
+
 void normalize_chw(const image_t *im, float *out) {
+    pthread_once(&g_norm_once, init_norm);
     size_t n = (size_t)im->w * im->h;
     for (int c = 0; c < 3; c++)
-        for (size_t i = 0; i < n; i++) out[c * n + i] = ((float)im->px[3 * i + c] / 255.0f - MEAN[c]) / STD[c];
+        for (size_t i = 0; i < n; i++) out[c * n + i] = g_norm[c][im->px[3 * i + c]];
 }

@@ -63,7 +63,10 @@ static uint8_t cmyk_channel(int s, int s_k) {
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-static int decode_jpeg(const uint8_t *buf, size_t n, image_t *out, char *err, size_t errlen) {
+/* Output size for a decode at scale num/8 (TurboJPEG rounds up). */
+static int scaled(int v, int num) { return (v * num + 7) / 8; }
+
+static int decode_jpeg(const uint8_t *buf, size_t n, int min_w, int min_h, image_t *out, char *err, size_t errlen) {
     tjhandle tj = tjInitDecompress();
     if (!tj) return fail(err, errlen, "cannot start the JPEG decoder");
     int w, h, subsamp, cs, rc = -1;
@@ -75,6 +78,10 @@ static int decode_jpeg(const uint8_t *buf, size_t n, image_t *out, char *err, si
         fail(err, errlen, "truncated JPEG (no end-of-image marker)");
         goto done;
     }
+    int num = 1;
+    while (num < 8 && (scaled(w, num) < min_w || scaled(h, num) < min_h)) num++;
+    w = scaled(w, num);
+    h = scaled(h, num);
     image_alloc(out, w, h);
     int cmyk = cs == TJCS_CMYK || cs == TJCS_YCCK;
     uint8_t *dst = cmyk ? xmalloc((size_t)w * h * 4) : out->px;
@@ -193,13 +200,17 @@ static int decode_png(const uint8_t *buf, size_t n, image_t *out, int header_onl
 
 /* ---- dispatch ------------------------------------------------------------ */
 
-int image_decode(const void *buf, size_t n, image_t *out, char *err, size_t errlen) {
+int image_decode_scaled(const void *buf, size_t n, int min_w, int min_h, image_t *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     switch (image_format(buf, n)) {
-    case IMG_JPEG: return decode_jpeg(buf, n, out, err, errlen);
+    case IMG_JPEG: return decode_jpeg(buf, n, min_w, min_h, out, err, errlen);
     case IMG_PNG: return decode_png(buf, n, out, 0, err, errlen);
     default: return fail(err, errlen, "not a JPEG or PNG image");
     }
+}
+
+int image_decode(const void *buf, size_t n, image_t *out, char *err, size_t errlen) {
+    return image_decode_scaled(buf, n, INT32_MAX, INT32_MAX, out, err, errlen);
 }
 
 int image_probe(const void *buf, size_t n, int *w, int *h, char *err, size_t errlen) {

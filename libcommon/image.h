@@ -29,6 +29,10 @@ const char *image_format_name(int fmt);
 /* Decode into out (px allocated). Returns 0, or -1 with a one-line reason in
  * err. A JPEG without its end-of-image marker is reported as truncated. */
 int image_decode(const void *buf, size_t n, image_t *out, char *err, size_t errlen);
+/* Decode a JPEG at the smallest DCT scaling factor (n/8, n = 1..8) whose
+ * output is at least min_w x min_h (never larger than full size); other
+ * formats decode at full size. Returns 0 or -1 with err. */
+int image_decode_scaled(const void *buf, size_t n, int min_w, int min_h, image_t *out, char *err, size_t errlen);
 /* Width and height from the header only (all markers up to the first scan
  * parsed; a JPEG must also end with its end-of-image marker). Returns 0 or
  * -1 with err. */

@@ -78,7 +78,7 @@ static inline uint8_t clip8(int32_t v) {
 }
 
 /* rows [h] of width in_w (stride in bytes) -> out rows of width out_w. */
-static void pass_h(const uint8_t *in, size_t in_stride, int h, uint8_t *out, int out_w, const coeffs_t *c) {
+HOT_CLONES static void pass_h(const uint8_t *in, size_t in_stride, int h, uint8_t *out, int out_w, const coeffs_t *c) {
     for (int y = 0; y < h; y++) {
         const uint8_t *row = in + (size_t)y * in_stride;
         uint8_t *o = out + (size_t)y * out_w * 3;
@@ -101,7 +101,7 @@ static void pass_h(const uint8_t *in, size_t in_stride, int h, uint8_t *out, int
 
 /* Vertical pass; in rows start at in (stride in_stride); width w pixels.
  * Row-wise accumulation into an int32 row, which vectorizes. */
-static void pass_v(const uint8_t *in, size_t in_stride, int w, uint8_t *out, int out_h, const coeffs_t *c) {
+HOT_CLONES static void pass_v(const uint8_t *in, size_t in_stride, int w, uint8_t *out, int out_h, const coeffs_t *c) {
     size_t n = (size_t)w * 3;
     int32_t *acc = xmalloc(n * sizeof *acc);
     for (int yy = 0; yy < out_h; yy++) {

@@ -83,6 +83,8 @@ int shard_is_stream(const shard_set_t *s);
 int shard_next(shard_set_t *s, shard_record_t *rec);
 /* Record i of a set of files (not streams). */
 void shard_get(shard_set_t *s, size_t i, shard_record_t *rec);
+/* Caption count of record i, from the index (files only). */
+uint32_t shard_ncaps(const shard_set_t *s, size_t i);
 void shard_close(shard_set_t *s);
 
 /* Check one shard file or stream completely: header, every record's

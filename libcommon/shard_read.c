@@ -288,17 +288,28 @@ size_t shard_count(const shard_set_t *s) { return s->stream ? s->stream->total :
 
 int shard_is_stream(const shard_set_t *s) { return s->stream != NULL; }
 
-void shard_get(shard_set_t *s, size_t i, shard_record_t *rec) {
+/* The file holding global record i, and i's position in it. */
+static shard_file_t *locate(const shard_set_t *s, size_t i, size_t *k) {
     if (s->stream) die("%s: random access needs a shard file, not a stream", s->stream->name);
     if (i >= s->first[s->files.n]) die("record %zu out of range (%zu records)", i, s->first[s->files.n]);
-    size_t lo = 0, hi = s->files.n; /* file k with first[k] <= i < first[k+1] */
+    size_t lo = 0, hi = s->files.n; /* file lo with first[lo] <= i < first[lo+1] */
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
         if (s->first[mid] <= i) lo = mid;
         else hi = mid;
     }
-    shard_file_t *sf = &s->files.v[lo];
-    size_t k = i - s->first[lo];
+    *k = i - s->first[lo];
+    return &s->files.v[lo];
+}
+
+uint32_t shard_ncaps(const shard_set_t *s, size_t i) {
+    size_t k;
+    return locate(s, i, &k)->index[k].ncaps;
+}
+
+void shard_get(shard_set_t *s, size_t i, shard_record_t *rec) {
+    size_t k;
+    shard_file_t *sf = locate(s, i, &k);
     const shard_index_entry_t *e = &sf->index[k];
     char err[256];
     if (shard_parse_record(sf->map + e->offset, e->record_len, rec, err, sizeof err))
