@@ -1,0 +1,232 @@
+/* ngram.c - captions as interned words and n-gram counts for the metrics.
+ *
+ * Words are split like Python's str.split() (BLEU, CIDEr) or str.split(" ")
+ * (ROUGE-L) and interned to ids; 1..4-grams of word ids are interned to
+ * n-gram ids, so every metric compares integers. Sentence counts keep
+ * pycocoevalcap's dict insertion order, which fixes CIDEr's summation order. */
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "err.h"
+#include "metrics_internal.h"
+#include "ptbtok.h"
+
+/* --- words --------------------------------------------------------------------- */
+
+struct wordtab {
+    uint32_t *slot;     /* id + 1, 0 = empty */
+    size_t nslots;
+    DA(size_t) off;     /* word id -> offset in text */
+    DA(uint32_t) len;
+    DA(char) text;
+};
+
+static uint64_t hash_bytes(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+wordtab_t *wordtab_new(void) {
+    wordtab_t *t = xcalloc(1, sizeof *t);
+    t->nslots = 1024;
+    t->slot = xcalloc(t->nslots, sizeof *t->slot);
+    return t;
+}
+
+void wordtab_free(wordtab_t *t) {
+    if (!t) return;
+    free(t->slot);
+    free(t->off.v);
+    free(t->len.v);
+    free(t->text.v);
+    free(t);
+}
+
+static void wordtab_grow(wordtab_t *t) {
+    size_t ns = t->nslots * 2;
+    uint32_t *slot = xcalloc(ns, sizeof *slot);
+    for (uint32_t id = 0; id < t->off.n; id++) {
+        size_t h = hash_bytes(t->text.v + t->off.v[id], t->len.v[id]) & (ns - 1);
+        while (slot[h]) h = (h + 1) & (ns - 1);
+        slot[h] = id + 1;
+    }
+    free(t->slot);
+    t->slot = slot;
+    t->nslots = ns;
+}
+
+static uint32_t word_id(wordtab_t *t, const char *s, size_t n) {
+    if (2 * (t->off.n + 1) > t->nslots) wordtab_grow(t);
+    size_t h = hash_bytes(s, n) & (t->nslots - 1);
+    for (; t->slot[h]; h = (h + 1) & (t->nslots - 1)) {
+        uint32_t id = t->slot[h] - 1;
+        if (t->len.v[id] == n && !memcmp(t->text.v + t->off.v[id], s, n)) return id;
+    }
+    uint32_t id = (uint32_t)t->off.n;
+    da_push(&t->off, t->text.n);
+    da_push(&t->len, (uint32_t)n);
+    da_reserve(&t->text, t->text.n + n);
+    memcpy(t->text.v + t->text.n, s, n);
+    t->text.n += n;
+    t->slot[h] = id + 1;
+    return id;
+}
+
+size_t split_space(wordtab_t *t, const char *s, uint32_t **ids, size_t *cap) {
+    size_t n = 0;
+    for (const char *p = s;;) {
+        const char *e = strchr(p, ' ');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (n == *cap) *ids = xrealloc(*ids, (*cap = *cap ? 2 * *cap : 32) * sizeof **ids);
+        (*ids)[n++] = word_id(t, p, len);
+        if (!e) return n;
+        p = e + 1;
+    }
+}
+
+/* Python's str.split(): words between runs of Unicode whitespace. */
+static size_t split_white(wordtab_t *t, const char *s, uint32_t **ids, size_t *cap) {
+    size_t n = 0, i = 0, len = strlen(s), start = 0;
+    int inword = 0;
+    while (i <= len) {
+        int32_t c = 0;
+        size_t adv = 1;
+        if (i == len) c = ' ';
+        else if ((unsigned char)s[i] < 0x80) c = (unsigned char)s[i];
+        else {
+            utf8proc_int32_t u;
+            utf8proc_ssize_t r = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &u);
+            c = r > 0 ? u : 0xFFFD;
+            adv = r > 0 ? (size_t)r : 1;
+        }
+        if (py_isspace(c)) {
+            if (inword) {
+                if (n == *cap) *ids = xrealloc(*ids, (*cap = *cap ? 2 * *cap : 32) * sizeof **ids);
+                (*ids)[n++] = word_id(t, s + start, i - start);
+            }
+            inword = 0;
+        } else if (!inword) {
+            inword = 1;
+            start = i;
+        }
+        i += adv;
+    }
+    return n;
+}
+
+/* --- n-grams ------------------------------------------------------------------- */
+
+typedef struct {
+    uint32_t w[NGRAM_MAX];
+    uint32_t k;
+} gkey_t;
+
+typedef struct {
+    uint32_t *slot;      /* id + 1 */
+    size_t nslots;
+    DA(gkey_t) keys;
+    DA(uint32_t) seen;   /* per id: sentence serial + 1 that last counted it */
+    DA(uint32_t) pos;    /* per id: its index in that sentence's counts */
+} gtab_t;
+
+static uint64_t hash_key(const gkey_t *k) {
+    uint64_t h = k->k * 0x9E3779B97F4A7C15ull;
+    for (uint32_t i = 0; i < k->k; i++) h = (h ^ k->w[i]) * 0xff51afd7ed558ccdull, h ^= h >> 32;
+    return h;
+}
+
+static int key_eq(const gkey_t *a, const gkey_t *b) {
+    return a->k == b->k && !memcmp(a->w, b->w, a->k * sizeof a->w[0]);
+}
+
+static void gtab_grow(gtab_t *t) {
+    size_t ns = t->nslots ? t->nslots * 2 : 4096;
+    uint32_t *slot = xcalloc(ns, sizeof *slot);
+    for (uint32_t id = 0; id < t->keys.n; id++) {
+        size_t h = hash_key(&t->keys.v[id]) & (ns - 1);
+        while (slot[h]) h = (h + 1) & (ns - 1);
+        slot[h] = id + 1;
+    }
+    free(t->slot);
+    t->slot = slot;
+    t->nslots = ns;
+}
+
+static uint32_t gram_id(gtab_t *t, const gkey_t *k) {
+    if (2 * (t->keys.n + 1) > t->nslots) gtab_grow(t);
+    size_t h = hash_key(k) & (t->nslots - 1);
+    for (; t->slot[h]; h = (h + 1) & (t->nslots - 1))
+        if (key_eq(&t->keys.v[t->slot[h] - 1], k)) return t->slot[h] - 1;
+    uint32_t id = (uint32_t)t->keys.n;
+    da_push(&t->keys, *k);
+    da_push(&t->seen, 0);
+    da_push(&t->pos, 0);
+    t->slot[h] = id + 1;
+    return id;
+}
+
+/* pycocoevalcap's precook(): n-gram counts in insertion order. */
+static void count_sentence(gtab_t *t, uint32_t serial, const uint32_t *w, size_t nw, sent_t *s) {
+    size_t most = 0;
+    for (size_t k = 1; k <= NGRAM_MAX; k++) most += nw >= k ? nw - k + 1 : 0;
+    s->nwords = (uint32_t)nw;
+    s->g = xmalloc((most ? most : 1) * sizeof *s->g);
+    uint32_t m = 0;
+    for (uint32_t k = 1; k <= NGRAM_MAX; k++) {
+        s->off[k - 1] = m;
+        for (size_t i = 0; i + k <= nw; i++) {
+            gkey_t key = {{0}, k};
+            memcpy(key.w, w + i, k * sizeof *w);
+            uint32_t id = gram_id(t, &key);
+            if (t->seen.v[id] == serial + 1) {
+                s->g[t->pos.v[id]].count++;
+            } else {
+                t->seen.v[id] = serial + 1;
+                t->pos.v[id] = m;
+                s->g[m++] = (ngc_t){id, 1};
+            }
+        }
+    }
+    s->off[NGRAM_MAX] = m;
+}
+
+void corpus_build(corpus_t *c, const score_item_t *items, size_t n) {
+    memset(c, 0, sizeof *c);
+    c->n = n;
+    c->items = items;
+    c->cand = xcalloc(n ? n : 1, sizeof *c->cand);
+    c->refs = xcalloc(n ? n : 1, sizeof *c->refs);
+    wordtab_t *wt = wordtab_new();
+    gtab_t gt = {0};
+    uint32_t *w = NULL, serial = 0;
+    size_t cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t nw = split_white(wt, items[i].cand, &w, &cap);
+        count_sentence(&gt, serial++, w, nw, &c->cand[i]);
+        c->refs[i] = xcalloc(items[i].nrefs, sizeof *c->refs[i]);
+        for (size_t r = 0; r < items[i].nrefs; r++) {
+            nw = split_white(wt, items[i].refs[r], &w, &cap);
+            count_sentence(&gt, serial++, w, nw, &c->refs[i][r]);
+        }
+    }
+    c->nngrams = (uint32_t)gt.keys.n;
+    free(w);
+    free(gt.slot);
+    free(gt.keys.v);
+    free(gt.seen.v);
+    free(gt.pos.v);
+    wordtab_free(wt);
+}
+
+void corpus_free(corpus_t *c) {
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->cand[i].g);
+        for (size_t r = 0; r < c->items[i].nrefs; r++) free(c->refs[i][r].g);
+        free(c->refs[i]);
+    }
+    free(c->cand);
+    free(c->refs);
+    memset(c, 0, sizeof *c);
+}

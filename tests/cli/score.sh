@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# tests/cli/score.sh - blip-score: table, --json, JSON lines from a pipe,
+# --per-image, --metrics, duplicates, unknown ids, malformed input, exit codes.
+. "$(dirname "$0")/lib.sh"
+D=${BLIP_SHARED:-../shared}/data/coco-caption-demo
+F=tests/fixtures/score
+
+exits help 0 blip-score --help
+exits no_args 2 blip-score
+exits bad_option 2 blip-score --nope "$D/refs.json"
+exits bad_metric 2 blip-score --metrics bleu,meteor "$D/refs.json" "$D/results.json"
+
+blip-score "$D/refs.json" "$D/results.json" > "$T/table" 2> "$T/err"
+has table_bleu4 "$T/table" '^Bleu_4 +0\.1908$'
+has table_cider "$T/table" '^CIDEr +0\.5999$'
+same table_rows "$(wc -l < "$T/table")" 6
+same quiet_by_default "$(wc -c < "$T/err")" 0
+
+# --json: full precision, pycocoevalcap's key names and values (tokenized run).
+blip-score --json "$D/refs.json" "$D/results.json" > "$T/json"
+has json_keys "$T/json" '^\{"Bleu_1": 0\.5793995754573356, "Bleu_2": 0\.40439129741018104, "Bleu_3": 0\.2785363856619147, "Bleu_4": 0\.1908290437674253, "ROUGE_L": 0\.39625269357570847, "CIDEr": 0\.5998952026835711\}$'
+
+# The same results as JSON lines through a pipe, in another order.
+python3 -c 'import json,sys; [print(json.dumps(r)) for r in reversed(json.load(open(sys.argv[1])))]' "$D/results.json" > "$T/res.jsonl"
+same jsonl_pipe "$(blip-score --json "$D/refs.json" < "$T/res.jsonl")" "$(cat "$T/json")"
+same jsonl_dash "$(cat "$T/res.jsonl" | blip-score --json "$D/refs.json" -)" "$(cat "$T/json")"
+
+# --metrics and --per-image (pycocoevalcap's per-image values, synthetic raw captions).
+blip-score --json --metrics cider,bleu --per-image "$T/per.json" "$F/synth_refs.json" "$F/synth_results.json" > "$T/m"
+has metrics_subset "$T/m" '^\{"Bleu_1": [0-9.e-]+, "Bleu_2": [0-9.e-]+, "Bleu_3": [0-9.e-]+, "Bleu_4": [0-9.e-]+, "CIDEr": [0-9.e-]+\}$'
+ok per_image_matches python3 -c '
+import json, sys
+got = json.load(open(sys.argv[1])); want = json.load(open(sys.argv[2]))["per_image"]
+assert len(got) == len(want) == 270
+for g, w in zip(got, want):
+    assert g["image_id"] == w["image_id"] and "ROUGE_L" not in g
+    for k in ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "CIDEr"):
+        assert g[k] == w[k], (g, w)' "$T/per.json" "$F/synth_scores.json"
+
+# Duplicates: an error naming the id, unless --dedup (keeps the first).
+{ head -n 1 "$T/res.jsonl" | sed 's/"caption": "[^"]*"/"caption": "a dog"/'; cat "$T/res.jsonl"; } > "$T/dup.jsonl"
+exits duplicate_error 1 blip-score "$D/refs.json" "$T/dup.jsonl"
+has duplicate_names_id "$T/.err" 'image_id [0-9]+ has more than one result'
+blip-score --json --dedup "$D/refs.json" "$T/dup.jsonl" > "$T/dedup"
+same dedup_keeps_first "$(grep -c . "$T/dedup")" 1
+if cmp -s "$T/dedup" "$T/json"; then fail dedup_used_first_result; else pass dedup_used_first_result; fi
+
+# Unknown image id, malformed JSON (line:col), missing fields, empty input.
+echo '{"image_id": 7, "caption": "a cat"}' > "$T/unknown.jsonl"
+exits unknown_id 1 blip-score "$D/refs.json" "$T/unknown.jsonl"
+has unknown_id_named "$T/.err" 'image_id 7 is not in'
+printf '{"image_id": 400, "caption": "a dog"}\n{"image_id": 1146, "caption": "x" oops}\n' > "$T/bad.jsonl"
+exits malformed_jsonl 1 blip-score "$D/refs.json" "$T/bad.jsonl"
+has malformed_jsonl_line_col "$T/.err" 'bad\.jsonl:2:[0-9]+: malformed JSON'
+printf '[{"image_id": 400, "caption": "a dog"},\n {"image_id": 1146 "caption": "x"}]\n' > "$T/bad.json"
+exits malformed_array 1 blip-score "$D/refs.json" "$T/bad.json"
+has malformed_array_line_col "$T/.err" 'bad\.json:2:[0-9]+: malformed JSON'
+echo '{"image_id": 400}' > "$T/nocap.jsonl"
+exits missing_caption 1 blip-score "$D/refs.json" "$T/nocap.jsonl"
+has missing_caption_named "$T/.err" 'missing field "caption"'
+echo '{"image_id": "400", "caption": "a dog"}' > "$T/strid.jsonl"
+exits string_id 1 blip-score "$D/refs.json" "$T/strid.jsonl"
+: > "$T/empty"
+exits empty_results 1 blip-score "$D/refs.json" "$T/empty"
+exits missing_refs 1 blip-score "$T/nope.json" "$D/results.json"
