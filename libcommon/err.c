@@ -54,6 +54,14 @@ void note(int level, const char *fmt, ...) {
     va_end(ap);
 }
 
+int errf(char *err, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
     if (!p) die("out of memory allocating %zu bytes", n);

@@ -29,6 +29,9 @@ void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void usage_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void note(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For functions that report errors to their caller: format the reason into
+ * err[errlen] and return -1. */
+int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Allocation that cannot fail: dies with a message on exhaustion. */
 void *xmalloc(size_t n);

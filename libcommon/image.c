@@ -3,7 +3,6 @@
 
 #include <png.h>
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,14 +35,6 @@ void image_free(image_t *im) {
     im->w = im->h = 0;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* ---- JPEG ---------------------------------------------------------------- */
 
 /* A complete JPEG ends with EOI (FF D9), possibly followed by padding. */
@@ -68,14 +59,14 @@ static int scaled(int v, int num) { return (v * num + 7) / 8; }
 
 static int decode_jpeg(const uint8_t *buf, size_t n, int min_w, int min_h, image_t *out, char *err, size_t errlen) {
     tjhandle tj = tjInitDecompress();
-    if (!tj) return fail(err, errlen, "cannot start the JPEG decoder");
+    if (!tj) return errf(err, errlen, "cannot start the JPEG decoder");
     int w, h, subsamp, cs, rc = -1;
     if (tjDecompressHeader3(tj, buf, (unsigned long)n, &w, &h, &subsamp, &cs) != 0) {
-        fail(err, errlen, "bad JPEG: %s", tjGetErrorStr2(tj));
+        errf(err, errlen, "bad JPEG: %s", tjGetErrorStr2(tj));
         goto done;
     }
     if (!jpeg_has_eoi(buf, n)) {
-        fail(err, errlen, "truncated JPEG (no end-of-image marker)");
+        errf(err, errlen, "truncated JPEG (no end-of-image marker)");
         goto done;
     }
     int num = 1;
@@ -87,7 +78,7 @@ static int decode_jpeg(const uint8_t *buf, size_t n, int min_w, int min_h, image
     uint8_t *dst = cmyk ? xmalloc((size_t)w * h * 4) : out->px;
     if (tjDecompress2(tj, buf, (unsigned long)n, dst, w, 0, h, cmyk ? TJPF_CMYK : TJPF_RGB, 0) != 0 &&
         tjGetErrorCode(tj) == TJERR_FATAL) {
-        fail(err, errlen, "bad JPEG: %s", tjGetErrorStr2(tj));
+        errf(err, errlen, "bad JPEG: %s", tjGetErrorStr2(tj));
         if (cmyk) free(dst);
         image_free(out);
         goto done;
@@ -162,14 +153,14 @@ static int decode_png(const uint8_t *buf, size_t n, image_t *out, int header_onl
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_read_struct(&png, NULL, NULL);
-        return fail(err, errlen, "cannot start the PNG decoder");
+        return errf(err, errlen, "cannot start the PNG decoder");
     }
     png_bytep *volatile rows = NULL; /* survives longjmp */
     if (setjmp(src.jmp)) {
         free(rows);
         image_free(out);
         png_destroy_read_struct(&png, &info, NULL);
-        return fail(err, errlen, "bad PNG: %s", src.msg);
+        return errf(err, errlen, "bad PNG: %s", src.msg);
     }
     png_set_read_fn(png, &src, png_read_mem);
     png_read_info(png, info);
@@ -205,7 +196,7 @@ int image_decode_scaled(const void *buf, size_t n, int min_w, int min_h, image_t
     switch (image_format(buf, n)) {
     case IMG_JPEG: return decode_jpeg(buf, n, min_w, min_h, out, err, errlen);
     case IMG_PNG: return decode_png(buf, n, out, 0, err, errlen);
-    default: return fail(err, errlen, "not a JPEG or PNG image");
+    default: return errf(err, errlen, "not a JPEG or PNG image");
     }
 }
 
@@ -221,13 +212,13 @@ int image_probe(const void *buf, size_t n, int *w, int *h, char *err, size_t err
         tjhandle tj = tjInitDecompress();
         int subsamp, cs;
         rc = tjDecompressHeader3(tj, buf, (unsigned long)n, &im.w, &im.h, &subsamp, &cs);
-        if (rc != 0) fail(err, errlen, "bad JPEG: %s", tjGetErrorStr2(tj));
-        else if (!jpeg_has_eoi(buf, n)) rc = fail(err, errlen, "truncated JPEG (no end-of-image marker)");
+        if (rc != 0) errf(err, errlen, "bad JPEG: %s", tjGetErrorStr2(tj));
+        else if (!jpeg_has_eoi(buf, n)) rc = errf(err, errlen, "truncated JPEG (no end-of-image marker)");
         tjDestroy(tj);
         break;
     }
     case IMG_PNG: rc = decode_png(buf, n, &im, 1, err, errlen); break;
-    default: rc = fail(err, errlen, "not a JPEG or PNG image");
+    default: rc = errf(err, errlen, "not a JPEG or PNG image");
     }
     *w = im.w;
     *h = im.h;

@@ -1,7 +1,6 @@
 /* shard_format.c - encode and check shard records, index and footer. */
 #include "shard_format.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +11,6 @@
 
 #define META_ZSTD_LEVEL 3
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 void shard_file_header(uint8_t out[SHARD_HEADER_LEN]) {
     memcpy(out, SHARD_FILE_MAGIC, 8);
     put_u32(out + 8, SHARD_VERSION);
@@ -27,10 +18,10 @@ void shard_file_header(uint8_t out[SHARD_HEADER_LEN]) {
 }
 
 int shard_check_file_header(const uint8_t *p, char *err, size_t errlen) {
-    if (memcmp(p, SHARD_FILE_MAGIC, 8) != 0) return fail(err, errlen, "not a blip shard (bad magic)");
-    if (get_u32(p + 12) != crc32c(0, p, 12)) return fail(err, errlen, "file header checksum mismatch");
+    if (memcmp(p, SHARD_FILE_MAGIC, 8) != 0) return errf(err, errlen, "not a blip shard (bad magic)");
+    if (get_u32(p + 12) != crc32c(0, p, 12)) return errf(err, errlen, "file header checksum mismatch");
     if (get_u32(p + 8) != SHARD_VERSION)
-        return fail(err, errlen, "shard format version %u, this build reads %d", get_u32(p + 8), SHARD_VERSION);
+        return errf(err, errlen, "shard format version %u, this build reads %d", get_u32(p + 8), SHARD_VERSION);
     return 0;
 }
 
@@ -87,9 +78,9 @@ void shard_encode_record(bytes_t *out, const shard_record_t *rec) {
 }
 
 int64_t shard_record_len(const uint8_t *p, char *err, size_t errlen) {
-    if (get_u32(p) != REC_MAGIC) return fail(err, errlen, "bad record magic");
+    if (get_u32(p) != REC_MAGIC) return errf(err, errlen, "bad record magic");
     uint64_t len = (uint64_t)REC_HEADER_LEN + get_u32(p + 16) + get_u32(p + 24);
-    if (len > REC_MAX_LEN) return fail(err, errlen, "record length %llu out of range", (unsigned long long)len);
+    if (len > REC_MAX_LEN) return errf(err, errlen, "record length %llu out of range", (unsigned long long)len);
     return (int64_t)len;
 }
 
@@ -103,10 +94,10 @@ static void reserve(uint8_t **buf, size_t *cap, size_t n) {
 /* Read a u16-length string from meta into a NUL-terminated copy in place:
  * the strings are copied to the end of meta_buf's decoded area. */
 static int take_str(const uint8_t **p, const uint8_t *end, const char **out, char **dst, char *err, size_t errlen) {
-    if (end - *p < 2) return fail(err, errlen, "metadata truncated");
+    if (end - *p < 2) return errf(err, errlen, "metadata truncated");
     size_t n = (size_t)(*p)[0] | (size_t)(*p)[1] << 8;
     *p += 2;
-    if ((size_t)(end - *p) < n) return fail(err, errlen, "metadata truncated");
+    if ((size_t)(end - *p) < n) return errf(err, errlen, "metadata truncated");
     memcpy(*dst, *p, n);
     (*dst)[n] = 0;
     *out = *dst;
@@ -116,55 +107,55 @@ static int take_str(const uint8_t **p, const uint8_t *end, const char **out, cha
 }
 
 int shard_parse_record(const uint8_t *buf, size_t n, shard_record_t *rec, char *err, size_t errlen) {
-    if (n < REC_HEADER_LEN) return fail(err, errlen, "record truncated");
+    if (n < REC_HEADER_LEN) return errf(err, errlen, "record truncated");
     int64_t len = shard_record_len(buf, err, errlen);
     if (len < 0) return -1;
-    if ((size_t)len != n) return fail(err, errlen, "record length %lld does not match %zu", (long long)len, n);
-    if (get_u32(buf + 4) != crc32c(0, buf + 8, n - 8)) return fail(err, errlen, "record checksum mismatch");
+    if ((size_t)len != n) return errf(err, errlen, "record length %lld does not match %zu", (long long)len, n);
+    if (get_u32(buf + 4) != crc32c(0, buf + 8, n - 8)) return errf(err, errlen, "record checksum mismatch");
     uint32_t zlen = get_u32(buf + 16), mlen = get_u32(buf + 20);
     rec->image_id = (int64_t)get_u64(buf + 8);
     rec->image_len = get_u32(buf + 24);
     rec->ncaps = get_u32(buf + 28);
     rec->image_format = buf[32];
     rec->image = buf + REC_HEADER_LEN + zlen;
-    if (mlen > REC_MAX_LEN) return fail(err, errlen, "metadata length out of range");
+    if (mlen > REC_MAX_LEN) return errf(err, errlen, "metadata length out of range");
     /* decoded metadata, then room for NUL-terminated copies of its strings */
     size_t need = 2 * (size_t)mlen + 2 + rec->ncaps;
     reserve(&rec->meta_buf, &rec->meta_cap, need);
     size_t got = ZSTD_decompress(rec->meta_buf, mlen, buf + REC_HEADER_LEN, zlen);
-    if (ZSTD_isError(got) || got != mlen) return fail(err, errlen, "metadata does not decompress");
+    if (ZSTD_isError(got) || got != mlen) return errf(err, errlen, "metadata does not decompress");
     const uint8_t *p = rec->meta_buf, *end = rec->meta_buf + mlen;
     char *dst = (char *)rec->meta_buf + mlen;
-    if (mlen < 8) return fail(err, errlen, "metadata truncated");
+    if (mlen < 8) return errf(err, errlen, "metadata truncated");
     rec->width = get_u32(p);
     rec->height = get_u32(p + 4);
     p += 8;
     if (take_str(&p, end, &rec->split, &dst, err, errlen) || take_str(&p, end, &rec->file_name, &dst, err, errlen))
         return -1;
-    if (rec->ncaps > mlen / 12) return fail(err, errlen, "caption count %u out of range", rec->ncaps);
+    if (rec->ncaps > mlen / 12) return errf(err, errlen, "caption count %u out of range", rec->ncaps);
     if (rec->caps_cap < rec->ncaps) {
         rec->caps_cap = rec->ncaps;
         rec->caps_buf = xrealloc(rec->caps_buf, rec->caps_cap * sizeof *rec->caps_buf);
     }
     for (uint32_t i = 0; i < rec->ncaps; i++) {
-        if (end - p < 12) return fail(err, errlen, "caption %u truncated", i);
+        if (end - p < 12) return errf(err, errlen, "caption %u truncated", i);
         shard_caption_t *c = &rec->caps_buf[i];
         c->id = (int64_t)get_u64(p);
         c->len = get_u32(p + 8);
         p += 12;
-        if ((size_t)(end - p) < c->len) return fail(err, errlen, "caption %u truncated", i);
+        if ((size_t)(end - p) < c->len) return errf(err, errlen, "caption %u truncated", i);
         memcpy(dst, p, c->len);
         dst[c->len] = 0;
         c->text = dst;
         dst += c->len + 1;
         p += c->len;
     }
-    if (p != end) return fail(err, errlen, "%zu stray bytes after the captions", (size_t)(end - p));
+    if (p != end) return errf(err, errlen, "%zu stray bytes after the captions", (size_t)(end - p));
     rec->caps = rec->caps_buf;
     if (rec->image_format != IMG_JPEG && rec->image_format != IMG_PNG)
-        return fail(err, errlen, "unknown image format %d", rec->image_format);
+        return errf(err, errlen, "unknown image format %d", rec->image_format);
     if (image_format(rec->image, rec->image_len) != rec->image_format)
-        return fail(err, errlen, "image bytes are not %s", image_format_name(rec->image_format));
+        return errf(err, errlen, "image bytes are not %s", image_format_name(rec->image_format));
     return 0;
 }
 
@@ -205,7 +196,7 @@ void shard_encode_index(bytes_t *out, const shard_index_entry_t *e, uint64_t cou
 }
 
 int64_t shard_index_len(const uint8_t *p, char *err, size_t errlen) {
-    if (get_u32(p) != IDX_MAGIC) return fail(err, errlen, "bad index magic");
+    if (get_u32(p) != IDX_MAGIC) return errf(err, errlen, "bad index magic");
     return (int64_t)IDX_HEADER_LEN + get_u32(p + 16);
 }
 
@@ -213,16 +204,16 @@ int shard_parse_index(const uint8_t *buf, size_t n, shard_index_entry_t **entrie
                       size_t errlen) {
     *entries = NULL;
     if (n < IDX_HEADER_LEN || shard_index_len(buf, err, errlen) != (int64_t)n)
-        return fail(err, errlen, "index truncated or malformed");
-    if (get_u32(buf + 4) != crc32c(0, buf + 8, n - 8)) return fail(err, errlen, "index checksum mismatch");
+        return errf(err, errlen, "index truncated or malformed");
+    if (get_u32(buf + 4) != crc32c(0, buf + 8, n - 8)) return errf(err, errlen, "index checksum mismatch");
     uint64_t cnt = get_u64(buf + 8);
     uint32_t raw_len = get_u32(buf + 20);
-    if (cnt * IDX_ENTRY_LEN != raw_len) return fail(err, errlen, "index size does not match its count");
+    if (cnt * IDX_ENTRY_LEN != raw_len) return errf(err, errlen, "index size does not match its count");
     uint8_t *raw = xmalloc(raw_len);
     size_t got = ZSTD_decompress(raw, raw_len, buf + IDX_HEADER_LEN, n - IDX_HEADER_LEN);
     if (ZSTD_isError(got) || got != raw_len) {
         free(raw);
-        return fail(err, errlen, "index does not decompress");
+        return errf(err, errlen, "index does not decompress");
     }
     shard_index_entry_t *e = xmalloc((cnt ? cnt : 1) * sizeof *e);
     for (uint64_t i = 0; i < cnt; i++) {
@@ -248,8 +239,8 @@ void shard_encode_footer(uint8_t out[FOOTER_LEN], uint64_t index_offset, uint64_
 
 int shard_parse_footer(const uint8_t *p, uint64_t *index_offset, uint64_t *records, uint64_t *captions, char *err,
                        size_t errlen) {
-    if (get_u32(p + 28) != END_MAGIC) return fail(err, errlen, "no footer (file truncated?)");
-    if (get_u32(p + 24) != crc32c(0, p, 24)) return fail(err, errlen, "footer checksum mismatch");
+    if (get_u32(p + 28) != END_MAGIC) return errf(err, errlen, "no footer (file truncated?)");
+    if (get_u32(p + 24) != crc32c(0, p, 24)) return errf(err, errlen, "footer checksum mismatch");
     *index_offset = get_u64(p);
     *records = get_u64(p + 8);
     *captions = get_u64(p + 16);

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,14 +43,6 @@ struct shard_set {
     stream_t *stream;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* ---- streams --------------------------------------------------------------- */
 
 /* Read exactly n bytes; returns n, 0 at a clean EOF before any byte, -1 if cut short. */
@@ -73,10 +64,10 @@ static int stream_open_shard(stream_t *st, char *err, size_t errlen) {
     uint8_t h[SHARD_HEADER_LEN];
     long got = read_exact(st, h, sizeof h);
     if (got == 0) {
-        if (st->shards_done == 0) return fail(err, errlen, "empty input, not a shard");
+        if (st->shards_done == 0) return errf(err, errlen, "empty input, not a shard");
         return 0;
     }
-    if (got < 0) return fail(err, errlen, "truncated file header");
+    if (got < 0) return errf(err, errlen, "truncated file header");
     if (shard_check_file_header(h, err, errlen)) return -1;
     st->pos = SHARD_HEADER_LEN;
     st->captions = 0;
@@ -88,28 +79,28 @@ static int stream_open_shard(stream_t *st, char *err, size_t errlen) {
 static int stream_index_and_footer(stream_t *st, const uint8_t *head4, char *err, size_t errlen) {
     uint8_t *b = stream_buf(st, IDX_HEADER_LEN);
     memcpy(b, head4, 4);
-    if (read_exact(st, b + 4, IDX_HEADER_LEN - 4) <= 0) return fail(err, errlen, "index (offset %llu) truncated", (unsigned long long)st->pos);
+    if (read_exact(st, b + 4, IDX_HEADER_LEN - 4) <= 0) return errf(err, errlen, "index (offset %llu) truncated", (unsigned long long)st->pos);
     int64_t len = shard_index_len(b, err, errlen);
     if (len < 0) return -1;
     b = stream_buf(st, (size_t)len + FOOTER_LEN);
     if (read_exact(st, b + IDX_HEADER_LEN, (size_t)len - IDX_HEADER_LEN + FOOTER_LEN) <= 0)
-        return fail(err, errlen, "index or footer truncated");
+        return errf(err, errlen, "index or footer truncated");
     shard_index_entry_t *e;
     uint64_t count, index_offset, records, captions;
     if (shard_parse_index(b, (size_t)len, &e, &count, err, errlen)) return -1;
     int rc = 0;
     if (count != st->seen.n) {
-        rc = fail(err, errlen, "index lists %llu records, the shard has %zu", (unsigned long long)count, st->seen.n);
+        rc = errf(err, errlen, "index lists %llu records, the shard has %zu", (unsigned long long)count, st->seen.n);
     } else {
         for (uint64_t i = 0; i < count && !rc; i++)
             if (memcmp(&e[i], &st->seen.v[i], sizeof e[i]) != 0)
-                rc = fail(err, errlen, "index entry %llu does not match record %llu", (unsigned long long)i, (unsigned long long)i);
+                rc = errf(err, errlen, "index entry %llu does not match record %llu", (unsigned long long)i, (unsigned long long)i);
     }
     free(e);
     if (rc) return -1;
     if (shard_parse_footer(b + len, &index_offset, &records, &captions, err, errlen)) return -1;
     if (index_offset != st->pos || records != count || captions != st->captions)
-        return fail(err, errlen, "footer counts or index offset do not match the shard");
+        return errf(err, errlen, "footer counts or index offset do not match the shard");
     st->in_shard = 0;
     st->shards_done++;
     return 0;
@@ -126,16 +117,16 @@ static int stream_step(stream_t *st, shard_record_t *rec, char *err, size_t errl
         uint64_t at = st->pos;
         unsigned long long recno = st->total;
         if (read_exact(st, head, 4) <= 0)
-            return fail(err, errlen, "truncated after record %llu (offset %llu): no index or footer", recno, (unsigned long long)at);
+            return errf(err, errlen, "truncated after record %llu (offset %llu): no index or footer", recno, (unsigned long long)at);
         if (get_u32(head) == IDX_MAGIC) {
             if (stream_index_and_footer(st, head, err, errlen)) return -1;
             continue;
         }
         if (read_exact(st, head + 4, REC_HEADER_LEN - 4) <= 0)
-            return fail(err, errlen, "record %llu (offset %llu): truncated", recno, (unsigned long long)at);
+            return errf(err, errlen, "record %llu (offset %llu): truncated", recno, (unsigned long long)at);
         char why[200];
         int64_t len = shard_record_len(head, why, sizeof why);
-        if (len < 0) return fail(err, errlen, "record %llu (offset %llu): %s", recno, (unsigned long long)at, why);
+        if (len < 0) return errf(err, errlen, "record %llu (offset %llu): %s", recno, (unsigned long long)at, why);
         /* the record buffer becomes the record's image storage */
         if (rec->image_cap < (size_t)len) {
             rec->image_cap = (size_t)len;
@@ -143,9 +134,9 @@ static int stream_step(stream_t *st, shard_record_t *rec, char *err, size_t errl
         }
         memcpy(rec->image_buf, head, REC_HEADER_LEN);
         if (read_exact(st, rec->image_buf + REC_HEADER_LEN, (size_t)len - REC_HEADER_LEN) <= 0)
-            return fail(err, errlen, "record %llu (offset %llu): truncated", recno, (unsigned long long)at);
+            return errf(err, errlen, "record %llu (offset %llu): truncated", recno, (unsigned long long)at);
         if (shard_parse_record(rec->image_buf, (size_t)len, rec, why, sizeof why))
-            return fail(err, errlen, "record %llu (offset %llu, image %lld): %s", recno, (unsigned long long)at,
+            return errf(err, errlen, "record %llu (offset %llu, image %lld): %s", recno, (unsigned long long)at,
                         (long long)(int64_t)get_u64(head + 8), why);
         shard_index_entry_t e = {at, rec->image_id, (uint32_t)len, rec->ncaps};
         da_push(&st->seen, e);
@@ -162,37 +153,37 @@ static int map_file(shard_file_t *sf, const char *path, char *err, size_t errlen
     memset(sf, 0, sizeof *sf);
     sf->path = xstrdup(path);
     int fd = open(path, O_RDONLY);
-    if (fd < 0) return fail(err, errlen, "%s", strerror(errno));
+    if (fd < 0) return errf(err, errlen, "%s", strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return fail(err, errlen, "not a regular file");
+        return errf(err, errlen, "not a regular file");
     }
     sf->size = (size_t)st.st_size;
     if (sf->size < SHARD_HEADER_LEN + IDX_HEADER_LEN + FOOTER_LEN) {
         close(fd);
-        return fail(err, errlen, "too short for a shard (%zu bytes): truncated?", sf->size);
+        return errf(err, errlen, "too short for a shard (%zu bytes): truncated?", sf->size);
     }
     void *m = mmap(NULL, sf->size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (m == MAP_FAILED) return fail(err, errlen, "mmap: %s", strerror(errno));
+    if (m == MAP_FAILED) return errf(err, errlen, "mmap: %s", strerror(errno));
     sf->map = m;
     uint64_t index_offset, records, captions;
     if (shard_check_file_header(sf->map, err, errlen) ||
         shard_parse_footer(sf->map + sf->size - FOOTER_LEN, &index_offset, &records, &captions, err, errlen))
         return -1;
     if (index_offset < SHARD_HEADER_LEN || index_offset + IDX_HEADER_LEN + FOOTER_LEN > sf->size)
-        return fail(err, errlen, "index offset %llu out of range", (unsigned long long)index_offset);
+        return errf(err, errlen, "index offset %llu out of range", (unsigned long long)index_offset);
     int64_t ilen = shard_index_len(sf->map + index_offset, err, errlen);
     if (ilen < 0) return -1;
     if (index_offset + (uint64_t)ilen + FOOTER_LEN != sf->size)
-        return fail(err, errlen, "index does not end at the footer");
+        return errf(err, errlen, "index does not end at the footer");
     if (shard_parse_index(sf->map + index_offset, (size_t)ilen, &sf->index, &sf->count, err, errlen)) return -1;
-    if (sf->count != records) return fail(err, errlen, "footer and index disagree on the record count");
+    if (sf->count != records) return errf(err, errlen, "footer and index disagree on the record count");
     for (uint64_t i = 0; i < sf->count; i++) {
         const shard_index_entry_t *e = &sf->index[i];
         if (e->offset < SHARD_HEADER_LEN || e->offset + e->record_len > index_offset)
-            return fail(err, errlen, "index entry %llu out of range", (unsigned long long)i);
+            return errf(err, errlen, "index entry %llu out of range", (unsigned long long)i);
     }
     return 0;
 }
