@@ -2,6 +2,7 @@
  * slots, spreading each batch's samples over a thread pool (see loader.h). */
 #include "loader.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -228,6 +229,10 @@ loader_t *loader_new(shard_set_t *shards, const loader_cfg_t *cfg) {
         die("loader: bad configuration (image_size %d, batch_size %d, rank %d of %d)", cfg->image_size,
             cfg->batch_size, cfg->rank, cfg->world);
     if (cfg->train && !cfg->tok) die("loader: training batches need a tokenizer");
+    /* Per-sample image buffers are large (MBs): keep freed memory in the heap
+     * instead of returning it to the kernel and faulting it in again. */
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
     loader_t *l = xcalloc(1, sizeof *l);
     l->shards = shards;
     l->cfg = *cfg;

@@ -77,26 +77,24 @@ static inline uint8_t clip8(int32_t v) {
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* rows [h] of width in_w (stride in bytes) -> out rows of width out_w. */
-HOT_CLONES static void pass_h(const uint8_t *in, size_t in_stride, int h, uint8_t *out, int out_w, const coeffs_t *c) {
-    for (int y = 0; y < h; y++) {
-        const uint8_t *row = in + (size_t)y * in_stride;
-        uint8_t *o = out + (size_t)y * out_w * 3;
-        for (int xx = 0; xx < out_w; xx++) {
-            int xmin = c->bounds[2 * xx], xn = c->bounds[2 * xx + 1];
-            const int32_t *k = c->k + (size_t)xx * c->ksize;
-            int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
-            const uint8_t *p = row + (size_t)xmin * 3;
-            for (int x = 0; x < xn; x++, p += 3) {
-                s0 += p[0] * k[x];
-                s1 += p[1] * k[x];
-                s2 += p[2] * k[x];
+/* Transpose h rows of w RGB pixels (in_stride bytes apart) into w rows of
+ * h pixels: out[x][y] = in[y][x]. Blocked for the cache. */
+static void transpose_rgb(const uint8_t *restrict in, size_t in_stride, int w, int h, uint8_t *restrict out) {
+    enum { BLK = 16 };
+    size_t out_stride = (size_t)h * 3;
+    for (int x0 = 0; x0 < w; x0 += BLK)
+        for (int y0 = 0; y0 < h; y0 += BLK) {
+            int x1 = x0 + BLK < w ? x0 + BLK : w, y1 = y0 + BLK < h ? y0 + BLK : h;
+            for (int x = x0; x < x1; x++) {
+                const uint8_t *p = in + (size_t)y0 * in_stride + (size_t)x * 3;
+                uint8_t *o = out + (size_t)x * out_stride + (size_t)y0 * 3;
+                for (int y = y0; y < y1; y++, p += in_stride, o += 3) {
+                    o[0] = p[0];
+                    o[1] = p[1];
+                    o[2] = p[2];
+                }
             }
-            o[3 * xx] = clip8(s0);
-            o[3 * xx + 1] = clip8(s1);
-            o[3 * xx + 2] = clip8(s2);
         }
-    }
 }
 
 /* Vertical pass; in rows start at in (stride in_stride); width w pixels.
@@ -138,9 +136,16 @@ void resize_rgb8(const image_t *src, int x0, int y0, int cw, int ch, image_t *ds
             ybox0 = cv_c.bounds[0];
             ybox1 = cv_c.bounds[2 * (dst->h - 1)] + cv_c.bounds[2 * (dst->h - 1) + 1];
         }
+        /* The horizontal pass is a vertical pass over the transposed rows,
+         * so both passes run the same vectorized row-wise loop. */
         int rows = ybox1 - ybox0;
+        uint8_t *t_in = xmalloc((size_t)cw * rows * 3), *t_out = xmalloc((size_t)dst->w * rows * 3);
         uint8_t *tmp = need_v ? xmalloc((size_t)rows * dst->w * 3) : dst->px;
-        pass_h(base + (size_t)ybox0 * stride, stride, rows, tmp, dst->w, &ch_c);
+        transpose_rgb(base + (size_t)ybox0 * stride, stride, cw, rows, t_in);
+        pass_v(t_in, (size_t)rows * 3, rows, t_out, dst->w, &ch_c);
+        transpose_rgb(t_out, (size_t)rows * 3, rows, dst->w, tmp);
+        free(t_in);
+        free(t_out);
         if (need_v) {
             for (int yy = 0; yy < dst->h; yy++) cv_c.bounds[2 * yy] -= ybox0;
             pass_v(tmp, (size_t)dst->w * 3, dst->w, dst->px, dst->h, &cv_c);
