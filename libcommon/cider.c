@@ -21,14 +21,22 @@ typedef struct {
     long length; /* number of bigrams */
 } tfidf_t;
 
-static void counts2vec(const sent_t *s, const double *idf_log, double ref_len, tfidf_t *v) {
+/* sq1[id]: pow(x, 2) of the n-gram's value at count 1, computed on first use
+ * (negative until then); most n-grams occur once in a caption. */
+static void counts2vec(const sent_t *s, const double *idf_log, double ref_len, double *sq1, tfidf_t *v) {
     v->length = 0;
     for (int k = 0; k < NGRAM_MAX; k++) {
         double norm = 0.0;
         for (uint32_t j = s->off[k]; j < s->off[k + 1]; j++) {
-            double x = (double)s->g[j].count * (ref_len - idf_log[s->g[j].id]);
+            uint32_t id = s->g[j].id;
+            double x = (double)s->g[j].count * (ref_len - idf_log[id]);
             v->vec[j] = x;
-            norm += pow(x, two);
+            if (s->g[j].count != 1) {
+                norm += pow(x, two);
+            } else {
+                if (sq1[id] < 0) sq1[id] = pow(x, two);
+                norm += sq1[id];
+            }
             if (k == 1) v->length += s->g[j].count;
         }
         v->norm[k] = sqrt(norm);
@@ -51,8 +59,8 @@ void cider_score(const corpus_t *c, double *corpus, double *per_image) {
     /* log(max(1, df)) per n-gram: df counts images, so tabulate log(0..n). */
     double *logn = xmalloc((c->n + 1) * sizeof *logn);
     for (size_t k = 0; k <= c->n; k++) logn[k] = k <= 1 ? 0.0 : log((double)k);
-    double *idf_log = xmalloc(ng * sizeof *idf_log);
-    for (size_t g = 0; g < ng; g++) idf_log[g] = logn[df[g]];
+    double *idf_log = xmalloc(ng * sizeof *idf_log), *sq1 = xmalloc(ng * sizeof *sq1);
+    for (size_t g = 0; g < ng; g++) idf_log[g] = logn[df[g]], sq1[g] = -1.0;
     double ref_len = log((double)c->n);
 
     double *rvec = xcalloc(ng, sizeof *rvec), *score = xmalloc((c->n ? c->n : 1) * sizeof *score);
@@ -61,11 +69,11 @@ void cider_score(const corpus_t *c, double *corpus, double *per_image) {
     uint32_t serial = 0;
     for (size_t i = 0; i < c->n; i++) {
         const sent_t *hs = &c->cand[i];
-        counts2vec(hs, idf_log, ref_len, &h);
+        counts2vec(hs, idf_log, ref_len, sq1, &h);
         double sum[NGRAM_MAX] = {0.0};
         for (size_t q = 0; q < c->items[i].nrefs; q++) {
             const sent_t *rs = &c->refs[i][q];
-            counts2vec(rs, idf_log, ref_len, &r);
+            counts2vec(rs, idf_log, ref_len, sq1, &r);
             serial++;
             for (uint32_t j = 0; j < rs->off[NGRAM_MAX]; j++) stamp[rs->g[j].id] = serial, rvec[rs->g[j].id] = r.vec[j];
             double delta = (double)(h.length - r.length);
@@ -94,6 +102,7 @@ void cider_score(const corpus_t *c, double *corpus, double *per_image) {
     free(stamp);
     free(logn);
     free(idf_log);
+    free(sq1);
     free(rvec);
     free(score);
     free(h.vec);

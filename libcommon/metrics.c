@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "metrics_internal.h"
+#include "progress.h"
 #include "ptbtok.h"
 
 /* numpy's pairwise_sum for doubles (unit stride). */
@@ -69,8 +70,10 @@ void score_captions(const int64_t *ids, const char *const *cands, const char *co
     const char **flat = xmalloc((nall ? nall : 1) * sizeof *flat);
     for (size_t i = 0, k = 0; i < n; i++)
         for (size_t r = 0; r < nrefs[i]; r++) flat[k++] = refs[i][r];
+    double t0 = now_seconds();
     char **tref = ptb_tokenize_captions(flat, nall);
     char **tcand = ptb_tokenize_captions(cands, n);
+    double t1 = now_seconds();
     score_item_t *items = xmalloc((n ? n : 1) * sizeof *items);
     for (size_t i = 0, k = 0; i < n; i++, k += nrefs[i - 1]) {
         if (!nrefs[i]) die("image %lld: no reference captions", (long long)ids[i]);
@@ -80,6 +83,8 @@ void score_captions(const int64_t *ids, const char *const *cands, const char *co
         items[i] = (score_item_t){tcand[i], (const char *const *)tref + k, nrefs[i]};
     }
     score_corpus(items, n, metrics, corpus, per_image, totals);
+    note(2, "tokenized %zu references and %zu candidates in %.3f s, scored in %.3f s", nall, n, t1 - t0,
+         now_seconds() - t1);
     free(items);
     free(flat);
     ptb_free_captions(tref, nall);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
 #include "metrics.h"
 
 #define NGRAM_MAX 4
@@ -22,7 +23,9 @@ typedef struct {
     uint32_t nwords;
     uint32_t off[NGRAM_MAX + 1]; /* order k+1 n-grams: g[off[k] .. off[k+1]) */
     ngc_t *g;
+    size_t start;                /* g's offset in the corpus arena */
 } sent_t;
+typedef DA(ngc_t) ngcs_t;
 
 /* The evaluated images: candidate and references, n-gram ids < nngrams. */
 typedef struct {
@@ -31,6 +34,7 @@ typedef struct {
     sent_t **refs;
     const score_item_t *items;
     uint32_t nngrams;
+    ngcs_t arena;    /* every sentence's n-gram counts */
 } corpus_t;
 
 void corpus_build(corpus_t *c, const score_item_t *items, size_t n);

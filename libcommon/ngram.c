@@ -118,34 +118,28 @@ static size_t split_white(wordtab_t *t, const char *s, uint32_t **ids, size_t *c
 
 /* --- n-grams ------------------------------------------------------------------- */
 
-typedef struct {
-    uint32_t w[NGRAM_MAX];
-    uint32_t k;
-} gkey_t;
+/* An n-gram is its (n-1)-gram's id and its last word: key (prefix << 32 |
+ * word), with prefix NO_PREFIX for unigrams, so ids are exact and cheap. */
+#define NO_PREFIX 0xFFFFFFFFu
 
 typedef struct {
     uint32_t *slot;      /* id + 1 */
     size_t nslots;
-    DA(gkey_t) keys;
+    DA(uint64_t) keys;
     DA(uint32_t) seen;   /* per id: sentence serial + 1 that last counted it */
     DA(uint32_t) pos;    /* per id: its index in that sentence's counts */
 } gtab_t;
 
-static uint64_t hash_key(const gkey_t *k) {
-    uint64_t h = k->k * 0x9E3779B97F4A7C15ull;
-    for (uint32_t i = 0; i < k->k; i++) h = (h ^ k->w[i]) * 0xff51afd7ed558ccdull, h ^= h >> 32;
-    return h;
-}
-
-static int key_eq(const gkey_t *a, const gkey_t *b) {
-    return a->k == b->k && !memcmp(a->w, b->w, a->k * sizeof a->w[0]);
+static size_t hash_key(uint64_t k, size_t mask) {
+    k *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(k ^ (k >> 29)) & mask;
 }
 
 static void gtab_grow(gtab_t *t) {
     size_t ns = t->nslots ? t->nslots * 2 : 4096;
     uint32_t *slot = xcalloc(ns, sizeof *slot);
     for (uint32_t id = 0; id < t->keys.n; id++) {
-        size_t h = hash_key(&t->keys.v[id]) & (ns - 1);
+        size_t h = hash_key(t->keys.v[id], ns - 1);
         while (slot[h]) h = (h + 1) & (ns - 1);
         slot[h] = id + 1;
     }
@@ -154,42 +148,44 @@ static void gtab_grow(gtab_t *t) {
     t->nslots = ns;
 }
 
-static uint32_t gram_id(gtab_t *t, const gkey_t *k) {
+static uint32_t gram_id(gtab_t *t, uint32_t prefix, uint32_t word) {
     if (2 * (t->keys.n + 1) > t->nslots) gtab_grow(t);
-    size_t h = hash_key(k) & (t->nslots - 1);
+    uint64_t key = (uint64_t)prefix << 32 | word;
+    size_t h = hash_key(key, t->nslots - 1);
     for (; t->slot[h]; h = (h + 1) & (t->nslots - 1))
-        if (key_eq(&t->keys.v[t->slot[h] - 1], k)) return t->slot[h] - 1;
+        if (t->keys.v[t->slot[h] - 1] == key) return t->slot[h] - 1;
     uint32_t id = (uint32_t)t->keys.n;
-    da_push(&t->keys, *k);
+    da_push(&t->keys, key);
     da_push(&t->seen, 0);
     da_push(&t->pos, 0);
     t->slot[h] = id + 1;
     return id;
 }
 
-/* pycocoevalcap's precook(): n-gram counts in insertion order. */
-static void count_sentence(gtab_t *t, uint32_t serial, const uint32_t *w, size_t nw, sent_t *s) {
-    size_t most = 0;
-    for (size_t k = 1; k <= NGRAM_MAX; k++) most += nw >= k ? nw - k + 1 : 0;
+/* pycocoevalcap's precook(): n-gram counts in insertion order, appended to
+ * the arena; s->g is set once the arena stops moving. ids: scratch, nw. */
+static void count_sentence(gtab_t *t, uint32_t serial, const uint32_t *w, size_t nw, uint32_t *ids,
+                           ngcs_t *arena, sent_t *s) {
     s->nwords = (uint32_t)nw;
-    s->g = xmalloc((most ? most : 1) * sizeof *s->g);
+    s->start = arena->n;
+    da_reserve(arena, arena->n + NGRAM_MAX * nw);
     uint32_t m = 0;
     for (uint32_t k = 1; k <= NGRAM_MAX; k++) {
         s->off[k - 1] = m;
         for (size_t i = 0; i + k <= nw; i++) {
-            gkey_t key = {{0}, k};
-            memcpy(key.w, w + i, k * sizeof *w);
-            uint32_t id = gram_id(t, &key);
+            uint32_t id = ids[i] = gram_id(t, k == 1 ? NO_PREFIX : ids[i], w[i + k - 1]);
+            ngc_t *g = arena->v + s->start;
             if (t->seen.v[id] == serial + 1) {
-                s->g[t->pos.v[id]].count++;
+                g[t->pos.v[id]].count++;
             } else {
                 t->seen.v[id] = serial + 1;
                 t->pos.v[id] = m;
-                s->g[m++] = (ngc_t){id, 1};
+                g[m++] = (ngc_t){id, 1};
             }
         }
     }
     s->off[NGRAM_MAX] = m;
+    arena->n += m;
 }
 
 void corpus_build(corpus_t *c, const score_item_t *items, size_t n) {
@@ -200,19 +196,25 @@ void corpus_build(corpus_t *c, const score_item_t *items, size_t n) {
     c->refs = xcalloc(n ? n : 1, sizeof *c->refs);
     wordtab_t *wt = wordtab_new();
     gtab_t gt = {0};
-    uint32_t *w = NULL, serial = 0;
-    size_t cap = 0;
+    uint32_t *w = NULL, *ids = NULL, serial = 0;
+    size_t cap = 0, idcap = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t nw = split_white(wt, items[i].cand, &w, &cap);
-        count_sentence(&gt, serial++, w, nw, &c->cand[i]);
         c->refs[i] = xcalloc(items[i].nrefs, sizeof *c->refs[i]);
-        for (size_t r = 0; r < items[i].nrefs; r++) {
-            nw = split_white(wt, items[i].refs[r], &w, &cap);
-            count_sentence(&gt, serial++, w, nw, &c->refs[i][r]);
+        for (size_t r = 0; r <= items[i].nrefs; r++) {
+            const char *text = r == 0 ? items[i].cand : items[i].refs[r - 1];
+            sent_t *s = r == 0 ? &c->cand[i] : &c->refs[i][r - 1];
+            size_t nw = split_white(wt, text, &w, &cap);
+            if (nw > idcap) ids = xrealloc(ids, (idcap = nw) * sizeof *ids);
+            count_sentence(&gt, serial++, w, nw, ids, &c->arena, s);
         }
+    }
+    for (size_t i = 0; i < n; i++) {
+        c->cand[i].g = c->arena.v + c->cand[i].start;
+        for (size_t r = 0; r < items[i].nrefs; r++) c->refs[i][r].g = c->arena.v + c->refs[i][r].start;
     }
     c->nngrams = (uint32_t)gt.keys.n;
     free(w);
+    free(ids);
     free(gt.slot);
     free(gt.keys.v);
     free(gt.seen.v);
@@ -221,12 +223,9 @@ void corpus_build(corpus_t *c, const score_item_t *items, size_t n) {
 }
 
 void corpus_free(corpus_t *c) {
-    for (size_t i = 0; i < c->n; i++) {
-        free(c->cand[i].g);
-        for (size_t r = 0; r < c->items[i].nrefs; r++) free(c->refs[i][r].g);
-        free(c->refs[i]);
-    }
+    for (size_t i = 0; i < c->n; i++) free(c->refs[i]);
     free(c->cand);
     free(c->refs);
+    free(c->arena.v);
     memset(c, 0, sizeof *c);
 }

@@ -22,19 +22,29 @@
 #include <utf8proc.h>
 
 #include "err.h"
+#include "pool.h"
 
 /* --- text ------------------------------------------------------------------ */
 
-/* UTF-8 to code points; invalid bytes become U+FFFD, code points outside the
- * BMP become 0xFFFF (untokenizable, like Java's surrogate halves). */
+/* UTF-8 to UTF-16 code units, as Java's scanner sees the text: invalid bytes
+ * become U+FFFD, code points outside the BMP surrogate pairs. */
 static int32_t *decode(const char *s, size_t len, int *n) {
     int32_t *cp = xmalloc((len + 1) * sizeof *cp);
     int k = 0;
     for (size_t i = 0; i < len;) {
+        if ((unsigned char)s[i] < 0x80) {
+            cp[k++] = (unsigned char)s[i++];
+            continue;
+        }
         utf8proc_int32_t c;
         utf8proc_ssize_t r = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &c);
         if (r < 1) { c = 0xFFFD; r = 1; }
-        cp[k++] = c > 0xFFFF ? 0xFFFF : c;
+        if (c > 0xFFFF) {
+            cp[k++] = 0xD800 + ((c - 0x10000) >> 10);
+            cp[k++] = 0xDC00 + ((c - 0x10000) & 0x3FF);
+        } else {
+            cp[k++] = c;
+        }
         i += (size_t)r;
     }
     *n = k;
@@ -59,6 +69,10 @@ static int cat_letter(int32_t c) {
 static int p_digit(int32_t c) {
     if (c < 0x80) return c >= '0' && c <= '9';
     return utf8proc_category(c) == UTF8PROC_CATEGORY_ND;
+}
+static int p_cased(int32_t c) {
+    utf8proc_category_t k = utf8proc_category(c);
+    return k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT;
 }
 static int p_upper(int32_t c) { return c >= 0 && utf8proc_category(c) == UTF8PROC_CATEGORY_LU; }
 
@@ -200,7 +214,7 @@ static inline int highbit(ps_t s) {
 }
 
 /* One character of class f after each position of s. */
-static ps_t step(const lx_t *x, ps_t s, pred_t f) {
+static inline ps_t step(const lx_t *x, ps_t s, pred_t f) {
     ps_t o = 0;
     while (s) {
         int i = lowbit(s);
@@ -209,7 +223,7 @@ static ps_t step(const lx_t *x, ps_t s, pred_t f) {
     }
     return o;
 }
-static ps_t chr(const lx_t *x, ps_t s, int32_t ch) {
+static inline ps_t chr(const lx_t *x, ps_t s, int32_t ch) {
     ps_t o = 0;
     while (s) {
         int i = lowbit(s);
@@ -219,7 +233,7 @@ static ps_t chr(const lx_t *x, ps_t s, int32_t ch) {
     return o;
 }
 static int32_t ascii_lower(int32_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
-static ps_t chi(const lx_t *x, ps_t s, int32_t ch) { /* ASCII letters caseless */
+static inline ps_t chi(const lx_t *x, ps_t s, int32_t ch) { /* ASCII letters caseless */
     ps_t o = 0;
     while (s) {
         int i = lowbit(s);
@@ -236,7 +250,7 @@ typedef struct {
     char *by_first[128];
 } litidx_t;
 static litidx_t LIT_INDEX[4];
-static pthread_once_t lit_once = PTHREAD_ONCE_INIT;
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static void build_lit_index(void) {
     const char *lists[4] = {ACRONYM_NEXT, ABBREV1, ABBREV4, FILE_EXT};
@@ -252,6 +266,13 @@ static void build_lit_index(void) {
             a += n + (a[n] == '|');
         }
     }
+}
+
+static void build_rule_first(void);
+
+static void build_tables(void) {
+    build_rule_first();
+    build_lit_index();
 }
 
 /* lits() from one position: plain character comparisons. */
@@ -418,7 +439,7 @@ static const char PTY[] = "pte|pty|co";
 static ps_t pat_abbrev1(const lx_t *x, ps_t s) { return chr(x, lits(x, s, ABBREV1), '.'); }
 static ps_t pat_abbrev4(const lx_t *x, ps_t s) { return lits(x, s, ABBREV4) | pat_acro(x, s); }
 static ps_t sgml_attr(const lx_t *x, ps_t s) {
-    ps_t name = plus(x, step(x, plus(x, s, p_space_only), p_alpha), p_sgml_name);
+    ps_t name = star(x, step(x, plus(x, s, p_space_only), p_alpha), p_sgml_name);
     ps_t eq = star(x, chr(x, star(x, name, p_space_only), '='), p_space_only);
     ps_t val = chr(x, star(x, chr(x, eq, '\''), p_not_squote), '\'') |
                chr(x, star(x, chr(x, eq, '"'), p_not_dquote), '"');
@@ -689,36 +710,89 @@ enum {
     A_NL,       /* a line break */
 };
 
+/* Which ASCII characters a rule's match can start with (a predicate,
+ * tabulated once) and whether it can start with a non-ASCII one: rules that
+ * cannot start with the current character are not tried. */
+static int f_cpp(int32_t c) { return in_ascii(c, "cCfF"); }
+static int f_c(int32_t c) { return c == 'c' || c == 'C'; }
+static int f_quote(int32_t c) { return c == '\''; }
+static int f_gonna(int32_t c) { return in_ascii(c, "gGlLwW"); }
+static int f_lt(int32_t c) { return c == '<'; }
+static int f_amp(int32_t c) { return c == '&'; }
+static int f_apoword(int32_t c) { return p_alpha(c) || c == '\''; }
+static int f_y(int32_t c) { return c == 'y' || c == 'Y'; }
+static int f_h(int32_t c) { return c == 'h' || c == 'H'; }
+static int f_likelyurl(int32_t c) { return p_url_label(c) || c == 'w' || c == 'W'; }
+static int f_email(int32_t c) { return p_alnum(c) || c == '<' || c == '&'; }
+static int f_twitter(int32_t c) { return c == '@' || c == '#'; }
+static int f_n(int32_t c) { return c == 'n' || c == 'N'; }
+static int f_number(int32_t c) { return p_09(c) || in_ascii(c, "-+.:,"); }
+static int f_none(int32_t c) { return 0 * c; }
+static int f_tbspec(int32_t c) { return in_ascii(c, "-cCpPaAsS"); }
+static int f_dolsign(int32_t c) { return p_AZ(c) || c == '$' || c == '#'; }
+static int f_phone(int32_t c) { return p_09(c) || c == '(' || c == '+'; }
+static int f_dquote(int32_t c) { return c == '"'; }
+static int f_del(int32_t c) { return c == 0x7F; }
+static int f_lt_amp(int32_t c) { return c == '<' || c == '&'; }
+static int f_gt_amp(int32_t c) { return c == '>' || c == '&'; }
+static int f_smiley(int32_t c) { return in_ascii(c, "<>:;="); }
+static int f_asian(int32_t c) { return in_ascii(c, "-^x=~<>'("); }
+static int f_bracket(int32_t c) { return in_ascii(c, "{}[]()"); }
+static int f_fnmarks(int32_t c) { return in_ascii(c, "@#_"); }
+static int f_asts(int32_t c) { return c == '*' || c == '\\'; }
+static int f_qex(int32_t c) { return c == '?' || c == '!'; }
+static int f_eq_slash(int32_t c) { return c == '=' || c == '/'; }
+static int f_quotes(int32_t c) { return c == '\'' || c == '`'; }
+static int f_duckfeet(int32_t c) { return c == '<' || c == '>'; }
+static int f_space(int32_t c) { return c == ' ' || c == '\t' || c == 0; }
+
 typedef struct {
     int (*fn)(const lx_t *, cut_t *);
     int act;
     const char *konst;
+    pred_t first; /* possible ASCII first characters */
+    int uni;      /* can start with a non-ASCII character */
 } rule_t;
 
 /* In the Java scanner's order: ties between equally long matches go to the
  * earlier rule. */
 static const rule_t RULES[] = {
-    {r_cpp, A_TEXT, 0}, {r_cannot, A_TEXT, 0}, {r_twas, A_TEXT, 0}, {r_gonna, A_TEXT, 0},
-    {r_sgml, A_NBSP, 0}, {r_spmdash, A_CONST, "--"}, {r_spamp, A_AMP, 0}, {r_sppunc, A_TEXT, 0},
-    {r_word_redaux, A_SOFT, 0}, {r_sword, A_SOFT, 0}, {r_word, A_SOFT, 0}, {r_apoword, A_TEXT, 0},
-    {r_apoword2, A_TEXT, 0}, {r_fullurl, A_TEXT, 0}, {r_likelyurl, A_TEXT, 0}, {r_email, A_TEXT, 0},
-    {r_twitter, A_TEXT, 0}, {r_redaux_ctx, A_QRIGHT, 0}, {r_sredaux_ctx, A_QRIGHT, 0},
-    {r_date, A_TEXT, 0}, {r_number, A_SOFT, 0}, {r_subsup, A_TEXT, 0}, {r_frac, A_NBSP, 0},
-    {r_frac2, A_FRAC2, 0}, {r_tbspec, A_AMP, 0}, {r_thing3, A_TEXT, 0}, {r_dolsign, A_TEXT, 0},
-    {r_dolsign2, A_CURRENCY, 0}, {r_acronym, A_TEXT, 0}, {r_abbrev3, A_TEXT, 0}, {r_pty, A_TEXT, 0},
-    {r_abbrev1_end, A_TEXT, 0}, {r_abbrev1_mid, A_TEXT, 0}, {r_abbrev1_eof, A_TEXT, 0},
-    {r_abbrev2, A_TEXT, 0}, {r_abbrev4, A_TEXT, 0}, {r_acro, A_TEXT, 0}, {r_tbspec2, A_TEXT, 0},
-    {r_filename, A_TEXT, 0}, {r_word_dot, A_SOFT, 0}, {r_phone, A_PHONE, 0},
-    {r_dblquot_left, A_QLEFT, 0}, {r_dblquot, A_QRIGHT, 0}, {r_del, A_SKIP, 0},
-    {r_lt, A_CONST, "<"}, {r_gt, A_CONST, ">"}, {r_smiley, A_PARENS, 0}, {r_asian, A_PARENS, 0},
-    {r_bracket, A_BRACKET, 0}, {r_hyphens, A_HYPHENS, 0}, {r_ldots, A_CONST, "..."},
-    {r_fnmarks, A_TEXT, 0}, {r_asts, A_TEXT, 0}, {r_insentp, A_TEXT, 0}, {r_qex, A_TEXT, 0},
-    {r_period, A_TEXT, 0}, {r_eq_slash, A_TEXT, 0}, {r_hthing_dot, A_SOFT, 0}, {r_hthing, A_SOFT, 0},
-    {r_thing_dot, A_TEXT, 0}, {r_thing, A_TEXT, 0}, {r_thinga_dot, A_AMP, 0}, {r_thinga, A_AMP, 0},
-    {r_inv_quote, A_QLEFT, 0}, {r_redaux, A_QRIGHT, 0}, {r_sredaux, A_QRIGHT, 0},
-    {r_quotes, A_QRIGHT, 0}, {r_duckfeet, A_TEXT, 0}, {r_misc, A_TEXT, 0}, {r_space, A_SKIP, 0},
-    {r_newline, A_NL, 0}, {r_nbsp, A_SKIP, 0},
+    {r_cpp, A_TEXT, 0, f_cpp, 0}, {r_cannot, A_TEXT, 0, f_c, 0}, {r_twas, A_TEXT, 0, f_quote, 0},
+    {r_gonna, A_TEXT, 0, f_gonna, 0}, {r_sgml, A_NBSP, 0, f_lt, 0}, {r_spmdash, A_CONST, "--", f_amp, 1},
+    {r_spamp, A_AMP, 0, f_amp, 0}, {r_sppunc, A_TEXT, 0, f_amp, 0}, {r_word_redaux, A_SOFT, 0, p_alpha, 1},
+    {r_sword, A_SOFT, 0, p_alpha, 1}, {r_word, A_SOFT, 0, p_alpha, 1}, {r_apoword, A_TEXT, 0, f_apoword, 1},
+    {r_apoword2, A_TEXT, 0, f_y, 0}, {r_fullurl, A_TEXT, 0, f_h, 0}, {r_likelyurl, A_TEXT, 0, f_likelyurl, 1},
+    {r_email, A_TEXT, 0, f_email, 0}, {r_twitter, A_TEXT, 0, f_twitter, 0}, {r_redaux_ctx, A_QRIGHT, 0, f_quote, 1},
+    {r_sredaux_ctx, A_QRIGHT, 0, f_n, 0}, {r_date, A_TEXT, 0, p_09, 1}, {r_number, A_SOFT, 0, f_number, 1},
+    {r_subsup, A_TEXT, 0, f_none, 1}, {r_frac, A_NBSP, 0, p_09, 1}, {r_frac2, A_FRAC2, 0, f_none, 1},
+    {r_tbspec, A_AMP, 0, f_tbspec, 0}, {r_thing3, A_TEXT, 0, p_alnum, 0}, {r_dolsign, A_TEXT, 0, f_dolsign, 0},
+    {r_dolsign2, A_CURRENCY, 0, f_none, 1}, {r_acronym, A_TEXT, 0, p_alpha, 0}, {r_abbrev3, A_TEXT, 0, p_alpha, 0},
+    {r_pty, A_TEXT, 0, p_alpha, 0}, {r_abbrev1_end, A_TEXT, 0, p_alpha, 0}, {r_abbrev1_mid, A_TEXT, 0, p_alpha, 0},
+    {r_abbrev1_eof, A_TEXT, 0, p_alpha, 0}, {r_abbrev2, A_TEXT, 0, p_alpha, 0}, {r_abbrev4, A_TEXT, 0, p_alpha, 0},
+    {r_acro, A_TEXT, 0, p_alpha, 0}, {r_tbspec2, A_TEXT, 0, f_quote, 1}, {r_filename, A_TEXT, 0, p_alnum, 1},
+    {r_word_dot, A_SOFT, 0, p_alpha, 1}, {r_phone, A_PHONE, 0, f_phone, 0}, {r_dblquot_left, A_QLEFT, 0, f_dquote, 0},
+    {r_dblquot, A_QRIGHT, 0, f_dquote, 0}, {r_del, A_SKIP, 0, f_del, 0}, {r_lt, A_CONST, "<", f_lt_amp, 0},
+    {r_gt, A_CONST, ">", f_gt_amp, 0}, {r_smiley, A_PARENS, 0, f_smiley, 0}, {r_asian, A_PARENS, 0, f_asian, 0},
+    {r_bracket, A_BRACKET, 0, f_bracket, 0}, {r_hyphens, A_HYPHENS, 0, p_minus, 0},
+    {r_ldots, A_CONST, "...", p_dot, 1}, {r_fnmarks, A_TEXT, 0, f_fnmarks, 0}, {r_asts, A_TEXT, 0, f_asts, 0},
+    {r_insentp, A_TEXT, 0, p_insentp, 1}, {r_qex, A_TEXT, 0, f_qex, 0}, {r_period, A_TEXT, 0, p_dot, 1},
+    {r_eq_slash, A_TEXT, 0, f_eq_slash, 0}, {r_hthing_dot, A_SOFT, 0, p_alnum, 0}, {r_hthing, A_SOFT, 0, p_alnum, 0},
+    {r_thing_dot, A_TEXT, 0, p_alnum, 1}, {r_thing, A_TEXT, 0, p_alnum, 1}, {r_thinga_dot, A_AMP, 0, p_AZ, 0},
+    {r_thinga, A_AMP, 0, p_AZ, 0}, {r_inv_quote, A_QLEFT, 0, f_quote, 0}, {r_redaux, A_QRIGHT, 0, f_quote, 1},
+    {r_sredaux, A_QRIGHT, 0, f_n, 0}, {r_quotes, A_QRIGHT, 0, f_quotes, 1}, {r_duckfeet, A_TEXT, 0, f_duckfeet, 0},
+    {r_misc, A_TEXT, 0, p_misc, 1}, {r_space, A_SKIP, 0, f_space, 1}, {r_newline, A_NL, 0, p_nl1, 1},
+    {r_nbsp, A_SKIP, 0, f_amp, 0},
 };
+
+/* RULE_FIRST[c]: bit r set when rule r can start with ASCII character c. */
+static uint64_t RULE_FIRST[128][2];
+_Static_assert(ARRAY_LEN(RULES) <= 128, "RULE_FIRST holds 128 rules");
+
+static void build_rule_first(void) {
+    for (int c = 0; c < 128; c++)
+        for (size_t r = 0; r < ARRAY_LEN(RULES); r++)
+            if (RULES[r].first(c)) RULE_FIRST[c][r / 64] |= 1ull << (r % 64);
+}
 
 /* --- output ------------------------------------------------------------------ */
 
@@ -738,12 +812,18 @@ static void put_lower(buf_t *b, const int32_t *t, int n) {
         int32_t c = t[i];
         if (c < 0x80) {
             da_push(b, (char)(c >= 'A' && c <= 'Z' ? c + 32 : c));
+        } else if (c >= 0xD800 && c <= 0xDFFF) { /* a pair is one code point, a lone half '?' */
+            int pair = c < 0xDC00 && i + 1 < n && t[i + 1] >= 0xDC00 && t[i + 1] <= 0xDFFF;
+            put_utf8(b, pair ? 0x10000 + ((c - 0xD800) << 10) + (t[i + 1] - 0xDC00) : '?');
+            i += pair;
         } else if (c == 0x130) { /* dotted capital I: i + combining dot */
             put_utf8(b, 'i');
             put_utf8(b, 0x307);
-        } else if (c == 0x3A3) { /* sigma: final form after a letter, no letter after */
-            int final = i > 0 && cat_letter(t[i - 1]);
-            for (int j = i + 1; j < n && final; j++) final = !cat_letter(t[j]);
+        } else if (c == 0x3A3) { /* sigma: final unless a cased letter follows (after digits, or . -) */
+            int j = i + 1;
+            while (j < n && p_digit(t[j])) j++;
+            if (j == i + 1 && j + 1 < n && (t[j] == '.' || t[j] == '-')) j++;
+            int final = i > 0 && cat_letter(t[i - 1]) && !(j < n && p_cased(t[j]));
             put_utf8(b, final ? 0x3C2 : 0x3C3);
         } else {
             put_utf8(b, utf8proc_tolower(c));
@@ -819,7 +899,7 @@ static int is_word_of(const lx_t *x, int i, const char *alts) { return (lits1(x,
  * one of those. Returns the token length, 0 for the full rules. */
 static int fast_token(const lx_t *x) {
     int32_t c0 = at(x, 0);
-    if ((c0 == ',' || c0 == '.') && ends_token(at(x, 1))) return 1;
+    if ((c0 == ',' || c0 == '.') && ends_token(at(x, 1)) && !(c0 == '.' && at(x, 2) == '.')) return 1;
     int i = 0;
     while (i < MAXTOK && p_alpha(at(x, i))) i++;
     if (!i || i == MAXTOK) return 0;
@@ -830,20 +910,20 @@ static int fast_token(const lx_t *x) {
                             is_word_of(x, i, ABBREV3) || is_word_of(x, i, PTY)))
             return 0;
     }
-    if ((i == 5 || i == 6) && is_word_of(x, i, "cannot|gonna|gotta|lemme|gimme|wanna")) return 0;
+    if ((i == 5 || i == 6) && strchr("cglwCGLW", c0) && is_word_of(x, i, "cannot|gonna|gotta|lemme|gimme|wanna"))
+        return 0;
     return i;
 }
 
-char *ptb_tokenize(const char *text, size_t len, size_t *out_len) {
-    pthread_once(&lit_once, build_lit_index);
-    int n;
-    int32_t *cp = decode(text, len, &n);
-    lx_t x = {cp, n, 0};
-    buf_t out = {0};
+/* Tokenizes the tokens starting in [from, to) of the n code points (the
+ * scanner still looks ahead past `to`), appending to out. Returns where the
+ * next token starts: `to`, unless the last token ran past it. */
+static int scan(const int32_t *cp, int n, int from, int to, buf_t *out) {
+    static const rule_t fast_rule = {r_word, A_TEXT, 0, p_alpha, 0}, nl_rule = {r_newline, A_NL, 0, p_nl1, 0};
+    lx_t x = {cp, n, from};
     cps_t tok = {0};
     int line_start = 1;
-    static const rule_t fast_rule = {r_word, A_TEXT, 0};
-    while (x.p < n) {
+    while (x.p < to) {
         const rule_t *best = NULL;
         cut_t cut = {0, 0};
         int w = fast_token(&x);
@@ -853,10 +933,15 @@ char *ptb_tokenize(const char *text, size_t len, size_t *out_len) {
         } else if (cp[x.p] == ' ') {
             x.p++;
             continue;
+        } else if (cp[x.p] == '\n') {
+            best = &nl_rule;
+            cut.emit = cut.adv = 1;
         } else {
             int top = 0;
+            int32_t c0 = cp[x.p];
             for (size_t r = 0; r < ARRAY_LEN(RULES); r++) {
                 cut_t k;
+                if (c0 < 0x80 ? !(RULE_FIRST[c0][r / 64] >> (r % 64) & 1) : !RULES[r].uni) continue;
                 int t = RULES[r].fn(&x, &k);
                 if (t > top) { top = t; best = &RULES[r]; cut = k; }
             }
@@ -866,19 +951,76 @@ char *ptb_tokenize(const char *text, size_t len, size_t *out_len) {
             continue;
         }
         if (best->act == A_NL) {
-            da_push(&out, '\n');
+            da_push(out, '\n');
             line_start = 1;
         } else if (best->act != A_SKIP) {
-            if (!line_start) da_push(&out, ' ');
+            if (!line_start) da_push(out, ' ');
             line_start = 0;
             normalize(&tok, best, cp + x.p, cut.emit);
-            put_lower(&out, tok.v, (int)tok.n);
+            put_lower(out, tok.v, (int)tok.n);
         }
         x.p += cut.adv;
     }
+    free(tok.v);
+    return x.p;
+}
+
+/* Large inputs are cut after line breaks into chunks scanned in parallel:
+ * a chunk starts a line, as in one pass, and the scanner looks ahead across
+ * the cut. A token running across a cut (only possible inside an SGML
+ * attribute) makes the whole text go through one pass instead. */
+enum { CHUNK_MIN = 1 << 15, CHUNKS_MAX = 16 };
+
+typedef struct {
+    const int32_t *cp;
+    int n, cut[CHUNKS_MAX + 1], end[CHUNKS_MAX];
+    buf_t out[CHUNKS_MAX];
+} chunks_t;
+
+static void scan_chunk(void *ctx, size_t i, int worker) {
+    chunks_t *c = ctx;
+    c->end[i] = scan(c->cp, c->n, c->cut[i], c->cut[i + 1], &c->out[i]);
+}
+
+static int scan_parallel(const int32_t *cp, int n, buf_t *out) {
+    int workers = cpu_count(), k = n / CHUNK_MIN < 2 * workers ? n / CHUNK_MIN : 2 * workers;
+    if (k > CHUNKS_MAX) k = CHUNKS_MAX;
+    if (workers < 2 || k < 2) return 0;
+    chunks_t c = {.cp = cp, .n = n};
+    int m = 0;
+    for (int j = 1; j < k; j++) {
+        int at_ = (int)((int64_t)n * j / k);
+        while (at_ < n && cp[at_ - 1] != '\n') at_++;
+        if (at_ < n && at_ > c.cut[m]) c.cut[++m] = at_;
+    }
+    c.cut[++m] = n;
+    pool_t *p = pool_new(workers);
+    pool_for(p, (size_t)m, scan_chunk, &c);
+    pool_free(p);
+    int ok = 1;
+    for (int i = 0; i < m; i++) ok &= c.end[i] == c.cut[i + 1];
+    for (int i = 0; i < m; i++) {
+        if (ok) {
+            da_reserve(out, out->n + c.out[i].n);
+            memcpy(out->v + out->n, c.out[i].v, c.out[i].n);
+            out->n += c.out[i].n;
+        }
+        free(c.out[i].v);
+    }
+    return ok;
+}
+
+char *ptb_tokenize(const char *text, size_t len, size_t *out_len) {
+    pthread_once(&tables_once, build_tables);
+    int n;
+    int32_t *cp = decode(text, len, &n);
+    buf_t out = {0};
+    if (!scan_parallel(cp, n, &out)) {
+        out.n = 0;
+        scan(cp, n, 0, n, &out);
+    }
     da_push(&out, '\0');
     free(cp);
-    free(tok.v);
     if (out_len) *out_len = out.n - 1;
     return out.v;
 }
@@ -933,8 +1075,11 @@ static char *filter_line(const char *s, size_t n) {
 char **ptb_tokenize_captions(const char *const *captions, size_t n) {
     buf_t in = {0};
     for (size_t i = 0; i < n; i++) {
-        if (i) da_push(&in, '\n');
-        for (const char *c = captions[i]; *c; c++) da_push(&in, *c == '\n' ? ' ' : *c);
+        size_t l = strlen(captions[i]);
+        da_reserve(&in, in.n + l + 1);
+        if (i) in.v[in.n++] = '\n';
+        for (size_t j = 0; j < l; j++) in.v[in.n + j] = captions[i][j] == '\n' ? ' ' : captions[i][j];
+        in.n += l;
     }
     size_t len;
     char *out = ptb_tokenize(in.v ? in.v : "", in.n, &len);

@@ -9,9 +9,10 @@
  * ellipses, abbreviations, numbers, fractions, brackets, symbols, URLs and
  * e-mail addresses, Unicode letters and spaces), checked token for token
  * against the Java tokenizer (tests/fixtures/score/ptb.json). Not covered:
- * SGML character entities other than &amp; &mdash; &ndash;, tokens longer
- * than 127 characters (split there), characters outside the BMP (deleted, as
- * Java deletes their surrogates). */
+ * SGML character entities other than &amp; &mdash; &ndash;, and tokens
+ * longer than 127 UTF-16 units (split there). Characters outside the BMP are
+ * seen as Java sees them, as two surrogates (mostly deleted as
+ * untokenizable). */
 #ifndef BLIP_PTBTOK_H
 #define BLIP_PTBTOK_H
 

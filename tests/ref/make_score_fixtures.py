@@ -10,7 +10,7 @@ Writes:
                   group is one pycocoevalcap tokenize() call over its captions
                   (joined into one file, as COCOEvalCap does), "tokenized" the
                   caption it gives back for each (null when the output had no
-                  line left for it). Group 0 holds >= 2,000 caption-like strings;
+                  line left for it). Group 0 holds 5,000 caption-like strings;
                   group 1 captions with line-breaking characters, which shift
                   the lines of the captions after them.
   demo_scores.json  per-image Bleu_1..4, ROUGE_L, CIDEr of pycocoevalcap on
@@ -88,7 +88,8 @@ PIECES = [
     "4:3", "1:00", "0", "00", "007",
     # brackets
     "(a cat)", "(", ")", "[dog]", "[", "]", "{x}", "{", "}", "<b>", "</b>", "<br/>",
-    "<tag attr=\"v\">", "<", ">", "<<", ">>", "-LRB-", "-RRB-", "-lrb-", "(sic)", "((x))",
+    "<tag attr=\"v\">", "<a b='x'>", "<p class=\"c\" id='d'>", "<!DOCTYPE html>",
+    "<?xml version='1.0'?>", "<br />", "</p>", "<a b = 'x y'>", "<img src=\"a.jpg\"/>", "<", ">", "<<", ">>", "-LRB-", "-RRB-", "-lrb-", "(sic)", "((x))",
     "[1]", "(2)", "(1990)", "f(x)", ":)", ":-)", ";)", ":D", ":(", "^_^", "<3", "(-_-)",
     # symbols
     "$", "%", "&", "#", "@", "*", "**", "***", "+", "=", "~", "^", "|", "\\", "/", "//",
@@ -138,9 +139,10 @@ def tokenizer_strings():
                 "I. He", "Calif. He", "fig. 3", "no 5", "caf\u00e9s' owner's dog's"]
     while len(strings) < 2400:
         strings.append(caption(rng))
-    while len(strings) < 3400:  # pieces glued together: the rules' edges
-        glue = [rng.choice(["", "", " ", ".", ",", "-", "'", "\"", "/", "!", ":", "s"]) for _ in range(3)]
-        parts = [rng.choice(PIECES) for _ in range(rng.randint(2, 4))]
+    while len(strings) < 5000:  # pieces glued together: the rules' edges
+        glue = [rng.choice(["", "", " ", ".", ",", "-", "'", "\"", "/", "!", ":", "s", "(", "&", "@",
+                            "#", "$", "1", "A", "a", "\t"]) for _ in range(4)]
+        parts = [rng.choice(PIECES) for _ in range(rng.randint(2, 5))]
         strings.append("".join(p + g for p, g in zip(parts, glue + [""])))
     return strings
 
@@ -149,7 +151,7 @@ def line_break_strings():
     """Captions with characters the Java tokenizer takes as line ends."""
     return ["a man\rriding a horse", "two\r\ndogs", "a cat\u000bon a mat", "form\u000cfeed here",
             "line\u2028separator", "para\u2029separator", "next\u0085line", "plain caption",
-            "new\nline inside", "trailing\r", "the last one"]
+            "new\nline inside", "<a b='x\ry'> tag", "trailing\r", "the last one"]
 
 
 def tokenize(captions):

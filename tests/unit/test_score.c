@@ -50,6 +50,28 @@ TEST(ptb_java_output_shape) {
     free(out);
 }
 
+/* Long inputs are tokenized in parallel chunks cut at line breaks; the
+ * result must be the one-pass result, also when a token spans a cut (an SGML
+ * attribute value with a line break), which falls back to one pass. */
+TEST(ptb_chunked_equals_one_pass) {
+    const char *units[2] = {"A man's dog, etc. at 10:30 (U.S.) \"hi\" -- ok...\n", "<a b='x\ny'> w\n"};
+    for (int u = 0; u < 2; u++) {
+        size_t ul = strlen(units[u]), reps = 200000 / ul, one_len;
+        char *one = ptb_tokenize(units[u], ul, &one_len);
+        char *big = xmalloc(ul * reps + 1);
+        for (size_t i = 0; i < reps; i++) memcpy(big + i * ul, units[u], ul);
+        size_t out_len;
+        char *out = ptb_tokenize(big, ul * reps, &out_len);
+        CHECK_EQ_INT(out_len, one_len * reps);
+        int same = out_len == one_len * reps;
+        for (size_t i = 0; same && i < reps; i++) same = !memcmp(out + i * one_len, one, one_len);
+        CHECK_MSG(same, "unit %d: chunked output differs from the one-pass output", u);
+        free(one);
+        free(big);
+        free(out);
+    }
+}
+
 /* A COCO caption set and its results: cands[k] is the result of image k. */
 typedef struct {
     coco_set_t refs;
