@@ -21,7 +21,7 @@ char *pre_caption(const char *text, size_t len, int max_words, size_t *out_len) 
     uint32_t *c = xmalloc((2 * len + 1) * sizeof *c);
     size_t n = 0;
     for (size_t i = 0; i < len;) raw[n++] = utf8_decode(text, len, &i);
-    n = uni_py_lower(raw, n, c);
+    n = uni_py_lower(raw, n, c, 1);   /* caption.lower() */
     free(raw);
     for (size_t k = 0; k < n; k++)   /* re.sub(r"([.!\"()*#:;~])", ' ', ...) */
         if (is_dropped_punct(c[k])) c[k] = ' ';

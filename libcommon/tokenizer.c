@@ -277,7 +277,7 @@ static void flush_ascii_word(const tokenizer_t *t, work_t *w, tok_ids_t *out) {
     if (pn) wordpiece(t, p, pn, pn, out);
 }
 
-/* Python: token.lower(), NFD, drop Mn, split on punctuation, WordPiece. */
+/* Python: lower() per character, NFD, drop Mn, split on punctuation, WordPiece. */
 static void flush_word(const tokenizer_t *t, work_t *w, tok_ids_t *out) {
     if (w->raw.n == 0) return;
     da_reserve(&w->piece, 4 * w->raw.n);
@@ -287,7 +287,7 @@ static void flush_word(const tokenizer_t *t, work_t *w, tok_ids_t *out) {
         return;
     }
     da_reserve(&w->low, 2 * w->raw.n);
-    w->low.n = uni_py_lower(w->raw.v, w->raw.n, w->low.v);
+    w->low.n = uni_py_lower(w->raw.v, w->raw.n, w->low.v, 0);
     w->nfd.n = 0;
     for (size_t k = 0; k < w->low.n; k++) {
         utf8proc_int32_t d[16];

@@ -1,6 +1,7 @@
 /* tokenizer.h - BERT WordPiece tokenizer identical to HuggingFace's Python
- * BertTokenizer for bert-base-uncased (do_lower_case) with BLIP's two added
- * special tokens, [DEC] (bos) and [ENC].
+ * BertTokenizer for bert-base-uncased (do_lower_case) in transformers 4.15,
+ * the version BLIP pins, with BLIP's two added special tokens, [DEC] (bos)
+ * and [ENC].
  *
  * Encoding (BertTokenizer.encode(text, add_special_tokens=False)):
  *   1. the special tokens [PAD] [UNK] [CLS] [SEP] [MASK] [DEC] [ENC], written
@@ -9,8 +10,9 @@
  *      tab, LF, CR) are dropped; whitespace (tab, LF, CR, Zs) becomes a space;
  *   3. each CJK ideograph becomes a word of its own; words are split at
  *      Python whitespace (str.split());
- *   4. per word: Python str.lower(), Unicode NFD, nonspacing marks (Mn)
- *      dropped, then split before and after every punctuation character
+ *   4. per word: Python's lower() of each character (no final-sigma rule:
+ *      4.15 lowers one character at a time), Unicode NFD, nonspacing marks
+ *      (Mn) dropped, then split before and after every punctuation character
  *      (Unicode P* and the ASCII symbols !-/ :-@ [-` {-~);
  *   5. per piece: greedy longest-match-first WordPiece with "##" for
  *      continuations; a piece over 100 characters, or one with no match,

@@ -81,13 +81,13 @@ static int final_sigma(const uint32_t *s, size_t n, size_t i) {
     return j == n || !cased(s[j]);
 }
 
-size_t uni_py_lower(const uint32_t *in, size_t n, uint32_t *out) {
+size_t uni_py_lower(const uint32_t *in, size_t n, uint32_t *out, int with_final_sigma) {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t c = in[i];
         if (c < 0x80) out[o++] = c >= 'A' && c <= 'Z' ? c + 32 : c;
         else if (c == 0x130) { out[o++] = 'i'; out[o++] = 0x307; }
-        else if (c == 0x3A3) out[o++] = final_sigma(in, n, i) ? 0x3C2 : 0x3C3;
+        else if (c == 0x3A3 && with_final_sigma) out[o++] = final_sigma(in, n, i) ? 0x3C2 : 0x3C3;
         else out[o++] = utf8proc_tolower(c);
     }
     return o;

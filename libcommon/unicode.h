@@ -23,7 +23,10 @@ int utf8_encode(uint32_t cp, char *out);
 /* Python str.isspace(): what str.split() and re's \s treat as whitespace. */
 int uni_is_py_space(uint32_t cp);
 /* Python str.lower() of n code points into out (room for 2n: U+0130 becomes
- * two), Final_Sigma rule included; returns the output count. */
-size_t uni_py_lower(const uint32_t *in, size_t n, uint32_t *out);
+ * two); returns the output count. With final_sigma, a capital sigma at the
+ * end of a word becomes final sigma as in str.lower() of the whole string;
+ * without, every character is lowered alone (as transformers 4.15's
+ * tokenize() does: re.sub with (.+?) and .lower() per match). */
+size_t uni_py_lower(const uint32_t *in, size_t n, uint32_t *out, int final_sigma);
 
 #endif

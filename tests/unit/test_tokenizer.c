@@ -1,6 +1,7 @@
 /* test_tokenizer.c - the BERT tokenizer and BLIP's caption rules against
  * fixtures made by HF's BertTokenizer and BLIP's Python code
  * (tests/ref/make_tokenizer_fixtures.py; formats described there). */
+#include <unistd.h>
 #include <zstd.h>
 
 #include "caption.h"
@@ -257,4 +258,32 @@ TEST(caption_batch_shapes) {
     CHECK_EQ_INT(b.labels[1 * b.T + 4], 102);
     CHECK_EQ_INT(b.labels[1 * b.T + 5], CAPTION_IGNORE);
     caption_batch_free(&b);
+}
+
+/* A vocabulary that already has [DEC], repeats a token (the later line wins,
+ * as in Python's dict) and mixes LF, CRLF and CR line ends. */
+TEST(custom_vocab) {
+    char path[] = "/tmp/test_tokenizer_vocab_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    const char *v = "[PAD]\n[UNK]\r\n[CLS]\r[SEP]\n[MASK]\n[DEC]\nhello\n##s\nhello\n[unused0]";
+    CHECK_EQ_INT(write(fd, v, strlen(v)), (long long)strlen(v));
+    close(fd);
+    tokenizer_t *t = tok_load(path);
+    unlink(path);
+    CHECK_EQ_INT(t->n_vocab, 11);
+    CHECK_EQ_INT(t->id.bos, 5);
+    CHECK_EQ_INT(t->id.enc, 10);
+    CHECK_STR(tok_token(t, 9), "[unused0]");
+    tok_ids_t ids = {0};
+    const char *s = "Hellos[DEC] hello [ENC]x";
+    tok_encode(t, s, strlen(s), &ids);
+    char *got = ids_str(ids.v, ids.n);
+    CHECK_STR(got, "8 7 5 8 10 1");
+    char *dec = tok_decode(t, ids.v, ids.n);
+    CHECK_STR(dec, "hellos hello");
+    free(dec);
+    free(got);
+    free(ids.v);
+    tok_free(t);
 }
