@@ -196,6 +196,7 @@ void blip_model_free(blip_model_t *m) {
     be_free(m->v);
     for (size_t i = 0; i < m->nparams; i++) free(m->params[i].name);
     free(m->params);
+    free(m->source_dir);
     free(m->vl);
     free(m->tl);
     free(m);

@@ -71,6 +71,7 @@ typedef struct {
     /* dropout: seed and a counter advanced by every training forward */
     uint64_t dropout_seed, dropout_step;
     float label_smoothing;         /* 0.1 as BLIP trains captions */
+    char *source_dir;              /* model directory loaded from, or NULL */
 } blip_model_t;
 
 /* A batch on the host. labels may be NULL (no loss); mask NULL = all ones. */
@@ -93,7 +94,8 @@ void blip_model_free(blip_model_t *m);
  * kept), as BLIP does when fine-tuning at 384 px from 224 px. */
 void blip_model_load(blip_model_t *m, const char *path);
 /* Write DIR/config.json and DIR/model.safetensors (fp32, HF names; tied
- * decoder weights are not written, like save_pretrained). */
+ * decoder weights are not written, like save_pretrained), and copy vocab.txt
+ * from the directory the weights were loaded from, when it has one. */
 void blip_model_save(blip_model_t *m, const char *dir);
 /* BLIP/BERT-style random init from a seed: weights and embeddings truncated
  * normal std 0.02 (cut at +-2 std), biases 0, LayerNorm 1/0. */

@@ -165,6 +165,8 @@ static int other_grid(const blip_model_t *m, const blip_param_t *p, const st_ten
 }
 
 void blip_model_load(blip_model_t *m, const char *path) {
+    free(m->source_dir);
+    m->source_dir = is_dir(path) ? xstrdup(path) : NULL;
     st_set_t s;
     st_open(&s, path);
     size_t maxn = 0;
@@ -194,6 +196,18 @@ void blip_model_load(blip_model_t *m, const char *path) {
     st_close(&s);
 }
 
+/* The tokenizer's vocab.txt travels with the weights. */
+static void copy_vocab(const blip_model_t *m, const char *dir) {
+    if (!m->source_dir) return;
+    char *src = path_join(m->source_dir, "vocab.txt"), *dst = path_join(dir, "vocab.txt");
+    size_t len;
+    char *text = strcmp(src, dst) != 0 ? try_read_file(src, &len) : NULL;
+    if (text) write_file_atomic(dst, text, len);
+    free(text);
+    free(src);
+    free(dst);
+}
+
 void blip_model_save(blip_model_t *m, const char *dir) {
     mkdir_p(dir);
     float *host = xmalloc(m->nfloats * sizeof *host);
@@ -209,6 +223,7 @@ void blip_model_save(blip_model_t *m, const char *dir) {
     char *st = path_join(dir, "model.safetensors"), *cj = path_join(dir, "config.json");
     st_write(st, out, m->nparams);
     blip_config_save(&m->cfg, cj);
+    copy_vocab(m, dir);
     free(st);
     free(cj);
     free(out);

@@ -229,11 +229,17 @@ static void check_adamw(const char *name) {
     blip_get_logits(m, l1);
     blip_get_logits(r, l2);
     CHECK_MSG(memcmp(l1, l2, n * sizeof *l1) == 0, "%s: reloaded model gives other logits", name);
+    char *vocab = path_join(dir, "vocab.txt");
+    CHECK_MSG(access(vocab, R_OK) == 0, "%s: vocab.txt not copied", name);
+    free(vocab);
     if (!(keep && *keep)) {
         char *p = path_join(dir, "model.safetensors");
         unlink(p);
         free(p);
         p = path_join(dir, "config.json");
+        unlink(p);
+        free(p);
+        p = path_join(dir, "vocab.txt");
         unlink(p);
         free(p);
         rmdir(dir);
@@ -507,5 +513,90 @@ TEST(model_decode_reorder) {
     blip_kv_free(x);
     blip_kv_free(y);
     blip_model_free(m);
+    fixture_close(&f);
+}
+
+static float *download_weights(blip_model_t *m) {
+    float *w = xmalloc(m->nfloats * sizeof *w);
+    be_download(w, m->w, m->nfloats * sizeof *w);
+    return w;
+}
+
+/* BLIP's schedules; accumulation averages; clipping scales; decay exemption. */
+TEST(optim_schedule_accum_clip_decay) {
+    const double cosine[5] = {1e-5, 9.045e-6, 6.545e-6, 3.455e-6, 9.55e-7};
+    for (int e = 0; e < 5; e++) CHECK_NEAR(lr_cosine(1e-5, 0, e, 5), cosine[e], 1e-9);
+    CHECK_NEAR(lr_warmup(1e-6, 1e-5, 0, 10), 1e-6, 1e-15);
+    CHECK_NEAR(lr_warmup(1e-6, 1e-5, 5, 10), 5.5e-6, 1e-15);
+    CHECK_NEAR(lr_warmup(1e-6, 1e-5, 20, 10), 1e-5, 1e-15);
+
+    fixture_t f;
+    fixture_open(&f, "wide");
+    blip_batch_t b = fixture_batch(&f);
+    adamw_cfg_t oc;
+    adamw_defaults(&oc);
+    /* the same batch accumulated twice with accum 2 == once with accum 1 (up
+     * to the rounding of adding into the first batch's gradients) */
+    blip_model_t *one = fixture_model(&f, NULL), *two = fixture_model(&f, NULL);
+    blip_zero_grad(one);
+    blip_forward(one, &b);
+    blip_backward(one);
+    float n1 = blip_adamw_step(one, &oc, 1e-3f, 1);
+    blip_zero_grad(two);
+    for (int i = 0; i < 2; i++) {
+        blip_forward(two, &b);
+        blip_backward(two);
+    }
+    oc.accum = 2;
+    float n2 = blip_adamw_step(two, &oc, 1e-3f, 1);
+    float *w1 = download_weights(one), *w2 = download_weights(two);
+    double e = rel_err(w2, w1, one->nfloats);
+    CHECK_MSG(e < 1e-6, "accumulated step: weights max rel err %.3g", e);
+    CHECK_MSG(fabs(n1 - n2) < 1e-6 * n1, "norms %.9g vs %.9g", n1, n2);
+    free(w2);
+
+    /* clipping to half the norm == an unclipped step on halved gradients */
+    blip_model_t *clip = fixture_model(&f, NULL), *half = fixture_model(&f, NULL);
+    adamw_defaults(&oc);
+    blip_zero_grad(clip);
+    blip_forward(clip, &b);
+    blip_backward(clip);
+    float norm = blip_grad_norm(clip);
+    CHECK_NEAR(norm, n1, 1e-6 * n1);
+    oc.clip = norm / 2;
+    blip_adamw_step(clip, &oc, 1e-3f, 1);
+    blip_zero_grad(half);
+    blip_forward(half, &b);
+    blip_backward(half);
+    op_scale(half->g, oc.clip / (norm + 1e-6f), half->nfloats);
+    oc.clip = 0;
+    blip_adamw_step(half, &oc, 1e-3f, 1);
+    float *wc = download_weights(clip), *wh = download_weights(half);
+    CHECK(memcmp(wc, wh, clip->nfloats * sizeof *wc) == 0);
+    CHECK(memcmp(wc, w1, clip->nfloats * sizeof *wc) != 0);
+
+    /* zero gradients, decay only on weights: biases/norms/embeddings stay */
+    blip_model_t *d = fixture_model(&f, NULL);
+    float *before = download_weights(d);
+    blip_zero_grad(d);
+    oc.decay_all = 0;
+    oc.weight_decay = 0.5f;
+    blip_adamw_step(d, &oc, 0.1f, 1);
+    float *after = download_weights(d);
+    for (size_t i = 0; i < d->nparams; i++) {
+        const blip_param_t *p = &d->params[i];
+        float want = p->kind == PK_WEIGHT ? before[p->off] * (1.0f - 0.1f * 0.5f) : before[p->off];
+        CHECK_MSG(after[p->off] == want, "%s: %.9g, expected %.9g", p->name, after[p->off], want);
+    }
+    free(before);
+    free(after);
+    free(w1);
+    free(wc);
+    free(wh);
+    blip_model_free(one);
+    blip_model_free(two);
+    blip_model_free(clip);
+    blip_model_free(half);
+    blip_model_free(d);
     fixture_close(&f);
 }
