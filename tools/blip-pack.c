@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "coco.h"
 #include "err.h"
 #include "fileio.h"
@@ -465,13 +466,6 @@ static uint64_t parse_size(const char *s) {
     return (uint64_t)(v * mul);
 }
 
-static int parse_int(const char *s, const char *opt, int lo, int hi) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == 0 || *end || v < lo || v > hi) usage_die("%s: expected an integer in [%d, %d], got '%s'", opt, lo, hi, s);
-    return (int)v;
-}
-
 int main(int argc, char **argv) {
     err_init(argv[0]);
     opts_t o = {.split = "all", .quality = 95, .shard_size = 256u << 20};
@@ -497,10 +491,10 @@ int main(int argc, char **argv) {
             o.split = optarg;
             break;
         case OPT_KARPATHY: da_push(&o.karpathy, optarg); break;
-        case OPT_MAXSIDE: o.max_side = parse_int(optarg, "--max-side", 1, 65535); break;
-        case OPT_QUALITY: o.quality = parse_int(optarg, "--quality", 1, 100); break;
+        case OPT_MAXSIDE: o.max_side = (int)opt_long(optarg, "--max-side", 1, 65535); break;
+        case OPT_QUALITY: o.quality = (int)opt_long(optarg, "--quality", 1, 100); break;
         case OPT_SHARDSIZE: o.shard_size = parse_size(optarg); break;
-        case 'j': jobs = parse_int(optarg, "-j", 1, 1024); break;
+        case 'j': jobs = (int)opt_long(optarg, "-j", 1, 1024); break;
         case OPT_STRICT: o.strict = 1; break;
         case OPT_FULLCHECK: o.full_check = 1; break;
         case OPT_VERIFY: mode = 'V'; break;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "err.h"
 #include "fileio.h"
 #include "image.h"
@@ -233,13 +234,6 @@ static void parse_size(const char *s, int *w, int *h) {
     *h = (int)b;
 }
 
-static long parse_count(const char *s, const char *opt, long lo, long hi) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == 0 || *end || v < lo || v > hi) usage_die("%s: expected an integer in [%ld, %ld], got '%s'", opt, lo, hi, s);
-    return v;
-}
-
 int main(int argc, char **argv) {
     err_init(argv[0]);
     int n_train = 2000, n_val = 200, w = 128, h = 128, noise = 6, jobs = 0;
@@ -253,12 +247,12 @@ int main(int argc, char **argv) {
     int c;
     while ((c = getopt_long(argc, argv, "n:j:vh", opts, NULL)) != -1) {
         switch (c) {
-        case 'n': n_train = (int)parse_count(optarg, "-n", 0, 499999); break;
-        case 'V': n_val = (int)parse_count(optarg, "--val", 0, 499999); break;
+        case 'n': n_train = (int)opt_long(optarg, "-n", 0, 499999); break;
+        case 'V': n_val = (int)opt_long(optarg, "--val", 0, 499999); break;
         case 's': parse_size(optarg, &w, &h); break;
-        case 'N': noise = (int)parse_count(optarg, "--noise", 0, 100); break;
-        case 'S': seed = (uint64_t)parse_count(optarg, "--seed", 0, 0x7fffffffL); break;
-        case 'j': jobs = (int)parse_count(optarg, "-j", 1, 1024); break;
+        case 'N': noise = (int)opt_long(optarg, "--noise", 0, 100); break;
+        case 'S': seed = (uint64_t)opt_long(optarg, "--seed", 0, 0x7fffffffL); break;
+        case 'j': jobs = (int)opt_long(optarg, "-j", 1, 1024); break;
         case 'v': verbosity++; break;
         case 'h': fputs(USAGE, stdout); return 0;
         default: usage_die("unknown option");
