@@ -67,7 +67,7 @@ static uint32_t word_id(wordtab_t *t, const char *s, size_t n) {
     uint32_t id = (uint32_t)t->off.n;
     da_push(&t->off, t->text.n);
     da_push(&t->len, (uint32_t)n);
-    da_reserve(&t->text, t->text.n + n);
+    da_reserve(&t->text, t->text.n + n + 1);
     memcpy(t->text.v + t->text.n, s, n);
     t->text.n += n;
     t->slot[h] = id + 1;

@@ -512,8 +512,7 @@ static ps_t pat_apoword(const lx_t *x, ps_t s) {
     r |= step(x, r, p_apos);
     r |= step(x, any_of(x, s, "lLdDjJ") | lits(x, s, "Dunkin|somethin|ol"), p_apos);
     r |= lits(x, a, "em|till|til|cause");
-    r |= plus(x, rep(x, step(x, any_of(x, s, "ABCDEFGHJKLMNOPQRSTUVWXZn"), p_aposetc), cat_letter, 2, 2), cat_letter) |
-         rep(x, step(x, any_of(x, s, "ABCDEFGHJKLMNOPQRSTUVWXZn"), p_aposetc), cat_letter, 2, 2);
+    r |= star(x, rep(x, step(x, any_of(x, s, "ABCDEFGHJKLMNOPQRSTUVWXZn"), p_aposetc), cat_letter, 2, 2), cat_letter);
     r |= chi(x, chr(x, step(x, a, p_2_9), '0'), 's');
     ps_t v = step(x, step(x, plus(x, s, cat_letter), p_vowel_y), p_aposetc);
     r |= star(x, step(x, v, p_vowel_or_upper), cat_letter);
@@ -1000,7 +999,7 @@ static int scan_parallel(const int32_t *cp, int n, buf_t *out) {
     int ok = 1;
     for (int i = 0; i < m; i++) ok &= c.end[i] == c.cut[i + 1];
     for (int i = 0; i < m; i++) {
-        if (ok) {
+        if (ok && c.out[i].n) {
             da_reserve(out, out->n + c.out[i].n);
             memcpy(out->v + out->n, c.out[i].v, c.out[i].n);
             out->n += c.out[i].n;

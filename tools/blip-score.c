@@ -42,8 +42,12 @@ typedef struct {
 } result_t;
 typedef DA(result_t) results_t;
 
+/* One result object; errors name its place and, once known, its image id. */
 static void add_result(results_t *rs, json_t *obj, const char *where) {
-    result_t r = {json_need_int(obj, "image_id", where), json_need_str(obj, "caption", where)};
+    result_t r = {json_need_int(obj, "image_id", where), NULL};
+    char *w = xasprintf("%s (image_id %lld)", where, (long long)r.id);
+    r.caption = json_need_str(obj, "caption", w);
+    free(w);
     da_push(rs, r);
 }
 

@@ -57,7 +57,13 @@ exits malformed_array 1 blip-score "$D/refs.json" "$T/bad.json"
 has malformed_array_line_col "$T/.err" 'bad\.json:2:[0-9]+: malformed JSON'
 echo '{"image_id": 400}' > "$T/nocap.jsonl"
 exits missing_caption 1 blip-score "$D/refs.json" "$T/nocap.jsonl"
-has missing_caption_named "$T/.err" 'missing field "caption"'
+has missing_caption_named "$T/.err" 'nocap\.jsonl:1 \(image_id 400\): missing field "caption"'
+echo '[{"image_id": 400, "caption": 5}]' > "$T/numcap.json"
+exits number_caption 1 blip-score "$D/refs.json" "$T/numcap.json"
+has number_caption_named "$T/.err" 'result \[0\] \(image_id 400\): field "caption" should be a string'
+printf '{"image_id": 400, "caption": "a \xff dog"}\n' > "$T/latin1.jsonl"
+exits non_utf8 1 blip-score "$D/refs.json" "$T/latin1.jsonl"
+has non_utf8_line_col "$T/.err" 'latin1\.jsonl:1:[0-9]+: malformed JSON'
 echo '{"image_id": "400", "caption": "a dog"}' > "$T/strid.jsonl"
 exits string_id 1 blip-score "$D/refs.json" "$T/strid.jsonl"
 : > "$T/empty"

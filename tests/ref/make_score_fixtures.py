@@ -18,6 +18,8 @@ Writes:
                   evaluation order, and the corpus scores.
   synth_refs.json, synth_results.json, synth_scores.json: a synthetic set with
                   raw (untokenized) captions and the same scores.
+  edge_refs.json, edge_results.json, edge_scores.json: empty, punctuation-only
+                  and repeated captions.
 """
 import contextlib
 import io
@@ -202,6 +204,21 @@ def synthetic(out):
     return score(os.path.join(out, "synth_refs.json"), os.path.join(out, "synth_results.json"))
 
 
+def edge(out):
+    """Empty and punctuation-only captions, one-word and repeated captions."""
+    caps = [["a dog", ""], ["a cat sits on a mat."], ["...", "two birds"], ["dog dog dog dog", "a dog"],
+            ["A B C D E F", "b c d"], ["x"]]
+    res = ["", "A cat!", "?", "dog dog dog", "a b c d e f g", "x"]
+    images = [{"id": 10 + i, "file_name": "%d.jpg" % i} for i in range(len(caps))]
+    anns = [{"id": len(caps) * j + i, "image_id": 10 + i, "caption": c}
+            for i, cs in enumerate(caps) for j, c in enumerate(cs)]
+    with open(os.path.join(out, "edge_refs.json"), "w") as f:
+        json.dump({"images": images, "annotations": anns}, f)
+    with open(os.path.join(out, "edge_results.json"), "w") as f:
+        json.dump([{"image_id": 10 + i, "caption": c} for i, c in enumerate(res)], f)
+    return score(os.path.join(out, "edge_refs.json"), os.path.join(out, "edge_results.json"))
+
+
 def main(out, shared):
     os.makedirs(out, exist_ok=True)
     groups = []
@@ -212,7 +229,7 @@ def main(out, shared):
     demo = os.path.join(shared, "data", "coco-caption-demo")
     for name, scores in [("demo_scores.json", score(os.path.join(demo, "refs.json"),
                                                     os.path.join(demo, "results.json"))),
-                         ("synth_scores.json", synthetic(out))]:
+                         ("synth_scores.json", synthetic(out)), ("edge_scores.json", edge(out))]:
         with open(os.path.join(out, name), "w") as f:
             json.dump(scores, f, indent=0)
     print("wrote", out, ":", len(groups[0]["captions"]), "tokenizer strings")

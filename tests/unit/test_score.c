@@ -150,6 +150,13 @@ TEST(synthetic_raw_captions_equal_pycocoevalcap) {
     evalset_free(&e);
 }
 
+TEST(edge_captions_equal_pycocoevalcap) {
+    evalset_t e;
+    evalset_load(&e, FIX "edge_refs.json", FIX "edge_results.json");
+    check_scores(&e, FIX "edge_scores.json", 6);
+    evalset_free(&e);
+}
+
 /* expected.json's full-precision values are pycocoevalcap's scorers run on
  * the demo files as given (their references are already tokenized), and its
  * BLEU totals are what the demo printed. */
