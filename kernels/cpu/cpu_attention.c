@@ -74,7 +74,7 @@ void op_attention(float *out, float *probs, const float *q, const float *k,
     float scale = 1.0f / sqrtf((float)s->hd);
     size_t per = (size_t)s->Tq * s->Tk;
     float *scr = thread_scratch(per);
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if ((size_t)s->B * s->H * s->Tq * s->Tk * s->hd >= CPU_PAR_MIN)
     for (int bh = 0; bh < s->B * s->H; bh++) {
         int b = bh / s->H, h = bh % s->H;
         float *pd = scr + per * (size_t)omp_get_thread_num();
@@ -97,7 +97,7 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout,
     float scale = 1.0f / sqrtf((float)s->hd);
     size_t per = (size_t)Tq * Tk;
     float *scr = thread_scratch(2 * per);
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if ((size_t)s->B * s->H * Tq * Tk * s->hd >= CPU_PAR_MIN)
     for (int bh = 0; bh < s->B * s->H; bh++) {
         int b = bh / s->H, h = bh % s->H;
         float *dP = scr + 2 * per * (size_t)omp_get_thread_num(), *pd = dP + per;

@@ -8,22 +8,22 @@
 #include "rng.h"
 
 void op_zero(float *x, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) x[i] = 0.0f;
 }
 
 void op_add_inplace(float *y, const float *x, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
 void op_add(float *out, const float *a, const float *b, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
 void op_scale(float *x, float s, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) x[i] *= s;
 }
 
@@ -31,7 +31,7 @@ void op_scale(float *x, float s, size_t n) {
 #define RED_PARTS 64
 static void reduce(float *out, const float *x, size_t n, int square) {
     double part[RED_PARTS];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * 64 >= CPU_PAR_MIN)
     for (int c = 0; c < RED_PARTS; c++) {
         size_t lo = n * c / RED_PARTS, hi = n * (c + 1) / RED_PARTS;
         double s = 0.0;
@@ -47,7 +47,7 @@ void op_sumsq(float *out, const float *x, size_t n) { reduce(out, x, n, 1); }
 void op_sum(float *out, const float *x, size_t n) { reduce(out, x, n, 0); }
 
 void op_gelu(float *out, const float *inp, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         out[i] = 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
@@ -56,7 +56,7 @@ void op_gelu(float *out, const float *inp, size_t n) {
 
 void op_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
     const float inv_sqrt_2pi = 0.3989422804014327f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
         float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
@@ -74,7 +74,7 @@ void cpu_dropout_at(float *x, size_t n, float p, uint64_t seed, uint64_t stream,
     uint32_t thresh = (uint32_t)fmin((double)p * 4294967296.0, 4294967295.0);
     float scale = 1.0f / (1.0f - p);
     size_t first = offset / 4, last = (offset + n + 3) / 4;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((last - first) * 4 >= CPU_PAR_MIN)
     for (size_t blk = first; blk < last; blk++) {
         uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)((uint64_t)blk >> 32),
                            (uint32_t)stream, (uint32_t)(stream >> 32)};

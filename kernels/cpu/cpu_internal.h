@@ -5,6 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Work (elements, or multiply-adds / 16) below which an op runs on the
+ * calling thread: for tiny tensors a parallel region costs more than it
+ * saves, and far more when other processes hold the cores. */
+#define CPU_PAR_MIN 32768
+
 /* Dropout on x[0..n) as elements offset..offset+n of the (seed, stream)
  * Philox sequence: keep with probability 1-p and scale by 1/(1-p). */
 void cpu_dropout_at(float *x, size_t n, float p, uint64_t seed, uint64_t stream,

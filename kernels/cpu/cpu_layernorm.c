@@ -2,12 +2,14 @@
  * and backward (statistics in double, biased variance like PyTorch). */
 #include "ops.h"
 
+#include "cpu_internal.h"
+
 #include <math.h>
 #include <omp.h>
 
 void op_layernorm(float *out, float *mean, float *rstd, const float *inp,
                   const float *w, const float *b, int N, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         double s = 0.0;
@@ -26,7 +28,7 @@ void op_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
                            const float *inp, const float *w, const float *mean,
                            const float *rstd, int N, int C) {
     /* dinp, row by row */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
         float m = mean[n], r = rstd[n];
@@ -44,7 +46,7 @@ void op_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
         }
     }
     /* dw, db: each thread owns a column range, rows in order (deterministic) */
-#pragma omp parallel
+#pragma omp parallel if ((size_t)N * C >= CPU_PAR_MIN)
     {
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
         int lo = (int)((long)C * id / nt), hi = (int)((long)C * (id + 1) / nt);

@@ -2,13 +2,15 @@
  * loss and logits gradient in one pass. */
 #include "ops.h"
 
+#include "cpu_internal.h"
+
 #include <math.h>
 
 void op_crossentropy(float *losses, float *dlogits, const float *logits,
                      const int32_t *targets, int N, int V, float eps,
                      int n_count, float dscale) {
     float inv_count = n_count > 0 ? 1.0f / (float)n_count : 0.0f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * V >= CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
         const float *x = logits + (size_t)n * V;
         float *dx = dlogits ? dlogits + (size_t)n * V : NULL;
