@@ -69,19 +69,24 @@ with contextlib.redirect_stdout(io.StringIO()):
     coco = COCO(sys.argv[1]); res = coco.loadRes(sys.argv[2]); ids = res.getImgIds()
     gts = PTBTokenizer().tokenize({i: coco.imgToAnns[i] for i in ids})
     hyp = PTBTokenizer().tokenize({i: res.imgToAnns[i] for i in ids})
-    out = {}
+    out, per = {}, {i: {"image_id": i} for i in gts}
     for scorer, names in [(Bleu(4), ["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4"]), (Rouge(), ["ROUGE_L"]), (Cider(), ["CIDEr"])]:
-        s, _ = scorer.compute_score(gts, hyp)
-        for k, v in zip(names, s if len(names) > 1 else [s]):
+        s, ss = scorer.compute_score(gts, hyp)
+        for k, v, vs in zip(names, s if len(names) > 1 else [s], ss if len(names) > 1 else [ss]):
             out[k] = float(v)
+            for i, x in zip(gts.keys(), vs):
+                per[i][k] = float(x)
+json.dump(list(per.values()), open(sys.argv[3], "w"))
 print(json.dumps(out))
 PY
-  read -r pw pc <<< "$(run "$T/py.json" python3 "$T/ref.py" "$T/refs.json" "$T/results.json")"
+  read -r pw pc <<< "$(run "$T/py.json" python3 "$T/ref.py" "$T/refs.json" "$T/results.json" "$T/py_per.json")"
   printf '  pycocoevalcap   %7.3f s wall %7.3f s cpu               %s\n' "$pw" "$pc" "$(cat "$T/py.json")"
   awk -v a="$pw" -v b="$best_wall" -v c="$pc" -v d="$best_cpu" \
     'BEGIN { printf "  speedup         %7.1fx wall %6.1fx cpu\n", a / b, c / d }'
-  if python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); sys.exit(a != b)' "$T/blip.json" "$T/py.json"; then
-    echo "  scores identical"
+  bin/blip-score --per-image "$T/blip_per.json" "$T/refs.json" "$T/results.json" > /dev/null
+  if python3 -c 'import json,sys; a, b, c, d = (json.load(open(f)) for f in sys.argv[1:]); sys.exit(a != b or c != d)' \
+      "$T/blip.json" "$T/py.json" "$T/blip_per.json" "$T/py_per.json"; then
+    echo "  scores identical (corpus and all $N images)"
   else
     echo "  SCORES DIFFER"; exit 1
   fi
