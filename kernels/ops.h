@@ -116,8 +116,9 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout,
 /* Text: out[B, T, C] = wte[ids[b, t]] + wpe[pos0 + t]. */
 void op_text_embed(float *out, const int32_t *ids, const float *wte,
                    const float *wpe, int B, int T, int C, int pos0);
+/* Rows whose id is pad_id add nothing to dwte (nn.Embedding(padding_idx)). */
 void op_text_embed_backward(float *dwte, float *dwpe, const float *dout,
-                            const int32_t *ids, int B, int T, int C, int pos0);
+                            const int32_t *ids, int B, int T, int C, int pos0, int pad_id);
 /* Vision patches (im2col for a conv with kernel = stride = P):
  * pixels[B, 3, Hi, Wi] -> patches[B, gh*gw, 3*P*P] in (channel, ky, kx)
  * order, matching a Conv2d weight [C, 3, P, P] flattened. */

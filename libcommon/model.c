@@ -469,7 +469,7 @@ static void text_backward(blip_model_t *m) {
     op_zero(S, ND);
     op_layernorm_backward(S, G(m->t_eln_w), G(m->t_eln_b), R, A(a->temb), W(m->t_eln_w),
                           A(a->temb_m), A(a->temb_r), N, D);
-    op_text_embed_backward(G(m->t_wte), G(m->t_wpe), S, a->ids, B, T, D, 0);
+    op_text_embed_backward(G(m->t_wte), G(m->t_wpe), S, a->ids, B, T, D, 0, c->pad_id);
 }
 
 /* ---- public entry points ------------------------------------------------- */

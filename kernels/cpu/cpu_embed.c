@@ -18,7 +18,7 @@ void op_text_embed(float *out, const int32_t *ids, const float *wte,
 
 /* Rows can share a token id, so each thread owns a column range. */
 void op_text_embed_backward(float *dwte, float *dwpe, const float *dout,
-                            const int32_t *ids, int B, int T, int C, int pos0) {
+                            const int32_t *ids, int B, int T, int C, int pos0, int pad_id) {
 #pragma omp parallel if ((size_t)B * T * C >= CPU_PAR_MIN)
     {
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
@@ -26,10 +26,9 @@ void op_text_embed_backward(float *dwte, float *dwpe, const float *dout,
         for (int bt = 0; bt < B * T; bt++) {
             const float *d = dout + (size_t)bt * C;
             float *e = dwte + (size_t)ids[bt] * C, *p = dwpe + (size_t)(pos0 + bt % T) * C;
-            for (int c = lo; c < hi; c++) {
-                e[c] += d[c];
-                p[c] += d[c];
-            }
+            for (int c = lo; c < hi; c++) p[c] += d[c];
+            if (ids[bt] != pad_id)
+                for (int c = lo; c < hi; c++) e[c] += d[c];
         }
     }
 }

@@ -45,8 +45,10 @@ CONFIGS = {
                   num_attention_heads=3, max_position_embeddings=24, layer_norm_eps=1e-12,
                   bos_token_id=64, sep_token_id=3, pad_token_id=0, eos_token_id=3),
         lengths=[9, 6, 7]),
-    # vision wider than text (cross-attention K/V 64 -> 32), salesforce eps 1e-6
-    "wide": dict(
+    # vision wider than text (cross-attention K/V 64 -> 32), salesforce eps 1e-6,
+    # a [PAD] id inside a caption (attended to; nn.Embedding(padding_idx) gives
+    # its word embedding row no gradient from it)
+    "wide": dict(inner_pad=True,
         vision=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                     num_attention_heads=4, image_size=64, patch_size=16, layer_norm_eps=1e-6),
         text=dict(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
@@ -96,6 +98,8 @@ def make_batch(spec, seed):
         ids[b, n - 1] = t["sep_token_id"]
         ids[b, n:] = t["pad_token_id"]
         mask[b, :n] = 1
+    if spec.get("inner_pad"):
+        ids[0, 2] = t["pad_token_id"]
     labels = ids.masked_fill(mask == 0, -100)
     labels[:, :PROMPT_LEN] = -100
     return pixels, ids, mask, labels
