@@ -94,6 +94,7 @@ static size_t split_white(wordtab_t *t, const char *s, uint32_t **ids, size_t *c
         int32_t c = 0;
         size_t adv = 1;
         if (i == len) c = ' ';
+        else if ((unsigned char)s[i] > ' ' && (unsigned char)s[i] < 0x80) c = 'a'; /* not a space */
         else if ((unsigned char)s[i] < 0x80) c = (unsigned char)s[i];
         else {
             utf8proc_int32_t u;

@@ -242,19 +242,43 @@ static inline ps_t chi(const lx_t *x, ps_t s, int32_t ch) { /* ASCII letters cas
     }
     return o;
 }
+/* The rules' literal lists (alternatives; '^' makes the next letter case-sensitive). */
+static const char ACRONYM_NEXT[] =
+    "^About|^According|^Additionally|^After|^An|^A|^As|^At|^But|^Earlier|^He|^Her|^Here|^However|"
+    "^If|^In|^It|^Last|^Many|^More|^Mr.|^Ms.|^Now|^Once|^One|^Other|^Our|^She|^Since|^So|^Some|"
+    "^Such|^That|^The|^Their|^Then|^There|^These|^They|^This|^We|^When|^While|^What|^Yet|^You";
+static const char ABBREV1[] =
+    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Mon|Tue|Tues|Wed|Thu|Thurs|Fri|"
+    "Ala|Ariz|^Az|^Ark|Calif|Colo|Conn|Ct|Dak|^Del|Fla|Ga|^Ill|Ind|Kan|Kans|Ky|^La|^Mass|Md|Mich|"
+    "Minn|^Miss|Mo|Mont|Neb|Nev|Okla|^Ore|^Pa|Penn|Tenn|^Tex|Va|Vt|^Wash|Wis|Wisc|Wyo|"
+    "Inc|Co|Cos|Corp|Pt^y|Pt^e|Pt^ys|Pt^es|Ppt^y|Ppt^e|Ppt^ys|Ppt^es|Ltd|Plc|Rt|Bancorp|Bhd|Assn|"
+    "Univ|Intl|Sys|tel|est|ext|sq|Jr|Sr|Bros|Ed.D|Ph.D|Blvd|Rd|Esq|etc|al|seq|Bldg";
+static const char ABBREV4[] =
+    "Mr|Mrs|Ms|^Miss|Dr|Drs|Prof|Profs|Sen|Sens|Rep|Reps|Atty|Attys|Lt|Col|Gen|Messrs|Gov|Govs|"
+    "Adm|Rev|Maj|Sgt|Cpl|Pvt|Capt|St|Ste|Ave|Pres|Lieut|Hon|Brig|Cmdr|Comdr|Pfc|Spc|Supt|Supts|Det|"
+    "Mt|Ft|Adj|Adv|Asst|Assoc|Ens|Insp|Mlle|Mme|Msgr|Sfc|vs|Alex|Wm|Jos|Cie|a.k.a|cf|TREAS|Ph|"
+    "Invt|Elec|Natl|M^fg|M^tg|Dept";
+static const char FILE_EXT[] =
+    "bat|bmp|c|class|cgi|cpp|dll|doc|docx|exe|gif|gz|h|htm|html|jar|java|jpeg|jpg|mov|mp3|pdf|"
+    "php|pl|png|ppt|ps|py|sql|tar|txt|wav|x|xml|zip";
+static const char ABBREV3[] = "ca|fig|figs|prop|no|nos|art|bldg|pp|op";
+static const char PTY[] = "pte|pty|co";
+static const char TBSPEC[] = "-RRB-|-LRB-|-RCB-|-LCB-|-RSB-|-LSB-|C.D.s|pro-|anti-|S&P-500|S&amp;P-500|S&Ls|S&amp;Ls";
+static const char APOWORDS[] = "cont'd|cont'd.|'twas|nor'easter|c'mon|e'er|s'mores|ev'ry|li'l|nat'l";
+
 /* The long literal lists, their alternatives grouped by first letter (built
  * once): lits1 then compares only the few that can match. */
-static const char ACRONYM_NEXT[], ABBREV1[], ABBREV4[], FILE_EXT[];
+enum { NLISTS = 8 };
 typedef struct {
     const char *alts;
     char *by_first[128];
 } litidx_t;
-static litidx_t LIT_INDEX[4];
+static litidx_t LIT_INDEX[NLISTS];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static void build_lit_index(void) {
-    const char *lists[4] = {ACRONYM_NEXT, ABBREV1, ABBREV4, FILE_EXT};
-    for (int l = 0; l < 4; l++) {
+    const char *lists[NLISTS] = {ACRONYM_NEXT, ABBREV1, ABBREV3, ABBREV4, FILE_EXT, PTY, TBSPEC, APOWORDS};
+    for (int l = 0; l < NLISTS; l++) {
         litidx_t *ix = &LIT_INDEX[l];
         ix->alts = lists[l];
         for (const char *a = lists[l]; *a;) {
@@ -278,7 +302,7 @@ static void build_tables(void) {
 /* lits() from one position: plain character comparisons. */
 static ps_t lits1(const lx_t *x, int i, const char *a) {
     ps_t out = 0;
-    for (int l = 0; l < 4; l++) {
+    for (int l = 0; l < NLISTS; l++) {
         if (LIT_INDEX[l].alts != a) continue;
         int32_t c = at(x, i);
         if (c <= 0 || c >= 128 || !(a = LIT_INDEX[l].by_first[ascii_lower(c)])) return 0;
@@ -416,26 +440,6 @@ static ps_t pat_thing3(const lx_t *x, ps_t s) {
     ps_t a = t3_slash(x, t3_word(x, s));
     return a | t3_slash(x, a);
 }
-static const char ACRONYM_NEXT[] =
-    "^About|^According|^Additionally|^After|^An|^A|^As|^At|^But|^Earlier|^He|^Her|^Here|^However|"
-    "^If|^In|^It|^Last|^Many|^More|^Mr.|^Ms.|^Now|^Once|^One|^Other|^Our|^She|^Since|^So|^Some|"
-    "^Such|^That|^The|^Their|^Then|^There|^These|^They|^This|^We|^When|^While|^What|^Yet|^You";
-static const char ABBREV1[] =
-    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Mon|Tue|Tues|Wed|Thu|Thurs|Fri|"
-    "Ala|Ariz|^Az|^Ark|Calif|Colo|Conn|Ct|Dak|^Del|Fla|Ga|^Ill|Ind|Kan|Kans|Ky|^La|^Mass|Md|Mich|"
-    "Minn|^Miss|Mo|Mont|Neb|Nev|Okla|^Ore|^Pa|Penn|Tenn|^Tex|Va|Vt|^Wash|Wis|Wisc|Wyo|"
-    "Inc|Co|Cos|Corp|Pt^y|Pt^e|Pt^ys|Pt^es|Ppt^y|Ppt^e|Ppt^ys|Ppt^es|Ltd|Plc|Rt|Bancorp|Bhd|Assn|"
-    "Univ|Intl|Sys|tel|est|ext|sq|Jr|Sr|Bros|Ed.D|Ph.D|Blvd|Rd|Esq|etc|al|seq|Bldg";
-static const char ABBREV4[] =
-    "Mr|Mrs|Ms|^Miss|Dr|Drs|Prof|Profs|Sen|Sens|Rep|Reps|Atty|Attys|Lt|Col|Gen|Messrs|Gov|Govs|"
-    "Adm|Rev|Maj|Sgt|Cpl|Pvt|Capt|St|Ste|Ave|Pres|Lieut|Hon|Brig|Cmdr|Comdr|Pfc|Spc|Supt|Supts|Det|"
-    "Mt|Ft|Adj|Adv|Asst|Assoc|Ens|Insp|Mlle|Mme|Msgr|Sfc|vs|Alex|Wm|Jos|Cie|a.k.a|cf|TREAS|Ph|"
-    "Invt|Elec|Natl|M^fg|M^tg|Dept";
-static const char FILE_EXT[] =
-    "bat|bmp|c|class|cgi|cpp|dll|doc|docx|exe|gif|gz|h|htm|html|jar|java|jpeg|jpg|mov|mp3|pdf|"
-    "php|pl|png|ppt|ps|py|sql|tar|txt|wav|x|xml|zip";
-static const char ABBREV3[] = "ca|fig|figs|prop|no|nos|art|bldg|pp|op";
-static const char PTY[] = "pte|pty|co";
 static ps_t pat_abbrev1(const lx_t *x, ps_t s) { return chr(x, lits(x, s, ABBREV1), '.'); }
 static ps_t pat_abbrev4(const lx_t *x, ps_t s) { return lits(x, s, ABBREV4) | pat_acro(x, s); }
 static ps_t sgml_attr(const lx_t *x, ps_t s) {
@@ -516,7 +520,7 @@ static ps_t pat_apoword(const lx_t *x, ps_t s) {
     r |= chi(x, chr(x, step(x, a, p_2_9), '0'), 's');
     ps_t v = step(x, step(x, plus(x, s, cat_letter), p_vowel_y), p_aposetc);
     r |= star(x, step(x, v, p_vowel_or_upper), cat_letter);
-    r |= lits(x, s, "cont'd|cont'd.|'twas|nor'easter|c'mon|e'er|s'mores|ev'ry|li'l|nat'l");
+    r |= lits(x, s, APOWORDS);
     r |= chi(x, step(x, chi(x, s, 'o'), p_aposetc), 'o');
     return r;
 }
@@ -621,7 +625,7 @@ static int r_subsup(const lx_t *x, cut_t *k) {
 static int r_frac(const lx_t *x, cut_t *k) { return whole(pat_frac(x, B(0)), k); }
 static int r_frac2(const lx_t *x, cut_t *k) { return whole(step(x, B(0), p_frac2), k); }
 static int r_tbspec(const lx_t *x, cut_t *k) {
-    ps_t e = lits(x, B(0), "-RRB-|-LRB-|-RCB-|-LCB-|-RSB-|-LSB-|C.D.s|pro-|anti-|S&P-500|S&amp;P-500|S&Ls|S&amp;Ls");
+    ps_t e = lits(x, B(0), TBSPEC);
     e |= chi(x, step(x, lits(x, B(0), "cap"), p_apos), 'n') | lits(x, step(x, chi(x, B(0), 'c'), p_apos), "est");
     return whole(e, k);
 }
@@ -846,8 +850,10 @@ static int amp_at(const int32_t *t, int n, int i) {
 /* The token text of a match after the rule's normalization. */
 static void normalize(cps_t *o, const rule_t *r, const int32_t *t, int n) {
     o->n = 0;
-    if (r->act == A_CONST) return push_str(o, r->konst);
-    if (r->act == A_HYPHENS && n >= 3 && n <= 4) return push_str(o, "--");
+    if (r->act == A_CONST || (r->act == A_HYPHENS && n >= 3 && n <= 4)) {
+        push_str(o, r->act == A_CONST ? r->konst : "--");
+        return;
+    }
     for (int i = 0; i < n; i++) {
         int32_t c = t[i];
         int a = r->act;
@@ -1027,6 +1033,7 @@ char *ptb_tokenize(const char *text, size_t len, size_t *out_len) {
 /* --- pycocoevalcap's wrapper ------------------------------------------------- */
 
 static int is_punct(const char *t, size_t n) {
+    if (!n || !strchr("'`-.?!,:;", t[0])) return 0;
     static const char *const P[] = {"''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".",
                                     "?", "!", ",", ":", "-", "--", "...", ";"};
     for (size_t i = 0; i < ARRAY_LEN(P); i++)
@@ -1042,15 +1049,16 @@ int py_isspace(int32_t c) {
 
 /* Length of s without trailing whitespace, like Python's str.rstrip(). */
 static size_t rstrip_len(const char *s, size_t n) {
-    size_t keep = 0;
-    for (size_t i = 0; i < n;) {
-        utf8proc_int32_t c;
-        utf8proc_ssize_t r = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
-        if (r < 1) r = 1, c = 0xFFFD;
-        i += (size_t)r;
-        if (!py_isspace(c)) keep = i;
+    while (n) {
+        size_t start = n - 1;
+        while (start && ((unsigned char)s[start] & 0xC0) == 0x80) start--; /* the last character */
+        utf8proc_int32_t c = (unsigned char)s[start];
+        if (c >= 0x80 && utf8proc_iterate((const utf8proc_uint8_t *)s + start, (utf8proc_ssize_t)(n - start), &c) < 1)
+            c = 0xFFFD;
+        if (!py_isspace(c)) break;
+        n = start;
     }
-    return keep;
+    return n;
 }
 
 static char *filter_line(const char *s, size_t n) {

@@ -138,7 +138,8 @@ def tokenizer_strings():
     strings = list(PIECES)
     strings += [p + "." for p in PIECES[::3]] + [p.upper() for p in PIECES[1::4]]
     strings += ["", " ", ".", "A.", "The End.", "ETC.", "etc. The", "U.S. The", "e.g. A",
-                "I. He", "Calif. He", "fig. 3", "no 5", "caf\u00e9s' owner's dog's"]
+                "I. He", "Calif. He", "fig. 3", "no 5", "caf\u00e9s' owner's dog's",
+                "mail me@x.com\u2003", "a@b\u3000", "tab at end\t", "1 1/2\u00a0"]
     while len(strings) < 2400:
         strings.append(caption(rng))
     while len(strings) < 5000:  # pieces glued together: the rules' edges

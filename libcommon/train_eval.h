@@ -1,0 +1,37 @@
+/* train_eval.h - blip-train's epoch-end validation: caption every image of
+ * the validation shards with the model being trained (BLIP's test
+ * transform), write the captions in COCO results format
+ * ([{"image_id": ..., "caption": ...}, ...]) and score them against the
+ * shards' reference captions with the pycocoevalcap-identical metrics.
+ *
+ * Decoding follows HuggingFace generate() as BLIP calls it: the decoder
+ * starts from [DEC] a picture of; lengths count those 4 prompt tokens;
+ * [SEP] ends a caption and is forbidden before min_length tokens. This
+ * build decodes greedily (num_beams 1); val_check() refuses num_beams > 1
+ * until beam search is available to it. */
+#ifndef BLIP_TRAIN_EVAL_H
+#define BLIP_TRAIN_EVAL_H
+
+#include "metrics.h"
+#include "model.h"
+#include "tokenizer.h"
+
+typedef struct {
+    int num_beams, max_length, min_length;
+    int batch_size, image_size, threads;
+} val_opts_t;
+
+typedef struct val_set val_set_t;
+
+/* Dies (usage) when the options cannot be honoured by this build. */
+void val_check(const val_opts_t *o);
+/* Open validation shards (any shard_open() path) and read their references. */
+val_set_t *val_open(const char *path, const val_opts_t *o);
+size_t val_images(const val_set_t *vs);
+void val_free(val_set_t *vs);
+/* Caption every image with m (its training flag is restored afterwards),
+ * write results_path and fill *scores (all metrics). */
+void val_run(val_set_t *vs, blip_model_t *m, const tokenizer_t *tok, const char *results_path,
+             scores_t *scores);
+
+#endif

@@ -1,0 +1,373 @@
+/* blip-train - fine-tune the BLIP captioner on packed shards with BLIP's
+ * caption recipe (salesforce/BLIP train_caption.py): AdamW, one learning
+ * rate per epoch on a cosine from init_lr to min_lr, label-smoothed caption
+ * loss, drop_last shuffled batches; checkpoints with exact resume and
+ * epoch-end validation (captions, BLEU, CIDEr, best/ by CIDEr + Bleu_4).
+ *
+ *   blip-train -c CONFIG -o RUN [--init MODEL_DIR] [--val SHARDS] [--set K=V]... SHARDS
+ *   blip-train -o RUN --resume [--set K=V]... SHARDS
+ *
+ * RUN gets config.json (the effective recipe), vocab.txt, metrics.jsonl,
+ * log.txt, checkpoint-STEP/ (train_ckpt.h), val_epochN.json and best/. */
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "caption.h"
+#include "err.h"
+#include "fileio.h"
+#include "jsonio.h"
+#include "loader.h"
+#include "model.h"
+#include "ops.h"
+#include "optim.h"
+#include "progress.h"
+#include "shard.h"
+#include "tokenizer.h"
+#include "train_ckpt.h"
+#include "train_config.h"
+#include "train_eval.h"
+
+static const char *USAGE =
+    "Usage: blip-train -c CONFIG -o RUN_DIR [options] SHARDS\n"
+    "       blip-train -o RUN_DIR --resume [options] SHARDS\n"
+    "Fine-tune the BLIP captioner on packed shards with BLIP's caption recipe.\n"
+    "\n"
+    "  -c, --config FILE   training recipe (configs/caption_coco.json, configs/demo.json);\n"
+    "                      with --resume, default RUN_DIR/config.json\n"
+    "  -o, --out RUN_DIR   run directory: config, metrics.jsonl, log.txt, checkpoints\n"
+    "      --init DIR      start from the weights of a HuggingFace BLIP model directory\n"
+    "                      (default: random initialisation of the config's model shape)\n"
+    "      --resume        continue from RUN_DIR's newest complete checkpoint\n"
+    "      --device D      cpu (default) or cuda\n"
+    "      --set KEY=VALUE override a config key (repeatable)\n"
+    "      --val SHARDS    caption and score these shards at each epoch end\n"
+    "  -v, --verbose       log lines on stderr too\n"
+    "  -h, --help          this help\n";
+
+typedef struct {
+    const char *config, *run, *init, *val, *train, *device;
+    int resume;
+    DA(const char *) sets;
+} args_t;
+
+static void parse_args(args_t *a, int argc, char **argv) {
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'}, {"out", required_argument, 0, 'o'},
+        {"init", required_argument, 0, 'I'},   {"resume", no_argument, 0, 'R'},
+        {"device", required_argument, 0, 'D'}, {"set", required_argument, 0, 'S'},
+        {"val", required_argument, 0, 'V'},    {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    memset(a, 0, sizeof *a);
+    a->device = "cpu";
+    int c;
+    while ((c = getopt_long(argc, argv, "c:o:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': a->config = optarg; break;
+        case 'o': a->run = optarg; break;
+        case 'I': a->init = optarg; break;
+        case 'R': a->resume = 1; break;
+        case 'D': a->device = optarg; break;
+        case 'S': da_push(&a->sets, optarg); break;
+        case 'V': a->val = optarg; break;
+        case 'v': verbosity++; break;
+        case 'h': fputs(USAGE, stdout); exit(0);
+        default: usage_die("unknown option (see --help)");
+        }
+    }
+    if (optind != argc - 1) usage_die("expected one SHARDS path (a shard, directory or prefix)");
+    a->train = argv[optind];
+    if (!a->run) usage_die("-o RUN_DIR is required");
+    if (!a->config && !a->resume) usage_die("-c CONFIG is required for a new run");
+    if (a->resume && a->init) usage_die("--init and --resume exclude each other");
+    if (strcmp(a->device, "cuda") == 0)
+        die("--device cuda: this build has no CUDA training backend yet; use --device cpu");
+    if (strcmp(a->device, "cpu") != 0) usage_die("--device: expected cpu or cuda, got '%s'", a->device);
+}
+
+/* ---- run log ------------------------------------------------------------ */
+
+static FILE *g_log;
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    time_t now = time(NULL);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", gmtime(&now));
+    fprintf(g_log, "%s %s\n", ts, msg);
+    fflush(g_log);
+    note(1, "%s", msg);
+}
+
+/* Keep the metrics lines of steps up to `step` (a resumed run rewrites what
+ * came after its checkpoint), then open the file for appending. */
+static FILE *open_metrics(const char *path, int64_t step) {
+    size_t len;
+    char *buf = try_read_file(path, &len);
+    if (buf) {
+        afile_t f;
+        afile_open(&f, path);
+        for (char *line = buf, *nl; *line; line = nl + 1) {
+            nl = strchr(line, '\n');
+            if (!nl) break;
+            json_t *j = json_load_buf(line, (size_t)(nl - line), path);
+            if (json_integer_value(json_object_get(j, "step")) <= step)
+                afile_write(&f, line, (size_t)(nl - line + 1));
+            json_decref(j);
+        }
+        afile_commit(&f);
+        free(buf);
+    }
+    FILE *f = fopen(path, "a");
+    if (!f) die("%s: cannot open for appending", path);
+    return f;
+}
+
+static void metrics_line(FILE *f, json_t *j) {
+    char *s = json_to_string(j, 0);
+    fprintf(f, "%s\n", s);
+    fflush(f);
+    free(s);
+    json_decref(j);
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+/* The effective config: CONFIG (or the run's saved one on resume) + --set. */
+static json_t *effective_config(const args_t *a, train_cfg_t *tc) {
+    char *saved = path_join(a->run, "config.json");
+    const char *src = a->config ? a->config : saved;
+    if (!a->config && access(saved, F_OK) != 0) die("%s: no saved config to resume with; give -c", saved);
+    json_t *cfg = train_cfg_load(src);
+    for (size_t i = 0; i < a->sets.n; i++) train_cfg_set(cfg, a->sets.v[i]);
+    train_cfg_parse(tc, cfg, src);
+    mkdir_p(a->run);
+    json_write_atomic(saved, cfg);
+    char *s = json_to_string(cfg, 2);
+    printf("%s\n", s);
+    fflush(stdout);
+    free(s);
+    free(saved);
+    return cfg;
+}
+
+/* RUN/vocab.txt: kept on resume, else from --init or the config's vocab. */
+static char *run_vocab(const args_t *a, const train_cfg_t *tc) {
+    char *dst = path_join(a->run, "vocab.txt");
+    if (access(dst, F_OK) == 0) return dst;
+    char *from = a->init ? path_join(a->init, "vocab.txt") : NULL;
+    if (!from || access(from, F_OK) != 0) {
+        free(from);
+        if (!tc->vocab[0]) die("no vocabulary: give --init a model directory with vocab.txt, or set vocab");
+        from = xstrdup(tc->vocab);
+    }
+    size_t len;
+    char *buf = read_file(from, &len);
+    write_file_atomic(dst, buf, len);
+    free(buf);
+    free(from);
+    return dst;
+}
+
+static blip_model_t *make_model(const args_t *a, const train_cfg_t *tc, const tokenizer_t *tok,
+                                const char *ckpt, train_state_t *st) {
+    blip_config_t mc;
+    if (ckpt || a->init) {
+        char *p = path_join(ckpt ? ckpt : a->init, "config.json");
+        blip_config_load(&mc, p);
+        free(p);
+        mc.image_size = tc->image_size; /* load() resamples position embeddings */
+        blip_config_check(&mc, "model");
+    } else {
+        train_cfg_model(tc, tok->n_vocab, tok->id.bos, tok->id.sep, tok->id.pad, &mc);
+    }
+    if (tok->n_vocab > mc.vocab)
+        die("vocab.txt has %d tokens, more than the model's vocab_size %d", tok->n_vocab, mc.vocab);
+    blip_model_t *m = blip_model_new(&mc, tc->batch_size, CAPTION_MAX_TOKENS, 1);
+    m->label_smoothing = (float)tc->label_smoothing;
+    m->dropout_seed = (uint64_t)tc->seed;
+    *st = (train_state_t){.best_score = -1, .best_epoch = -1};
+    if (ckpt) {
+        ckpt_load(ckpt, m, st);
+        m->dropout_step = st->dropout_step;
+    } else if (a->init) {
+        blip_model_load(m, a->init);
+    } else {
+        blip_model_init(m, (uint64_t)tc->seed);
+    }
+    return m;
+}
+
+/* ---- training ----------------------------------------------------------- */
+
+typedef struct {
+    const args_t *a;
+    const train_cfg_t *tc;
+    const tokenizer_t *tok;
+    blip_model_t *m;
+    loader_t *train;
+    val_set_t *val;
+    const char *vocab;
+    FILE *metrics;
+    train_state_t st;
+    int64_t spe, total;     /* steps per epoch, steps this run aims for */
+    adamw_cfg_t opt;
+} trainer_t;
+
+static void save(trainer_t *t) {
+    t->st.dropout_step = t->m->dropout_step;
+    ckpt_save(t->a->run, t->m, &t->st, t->vocab);
+    ckpt_prune(t->a->run, (int)t->tc->keep_last);
+    logf_("step %lld: checkpoint saved", (long long)t->st.step);
+}
+
+static void progress_line(const trainer_t *t, float loss, double lr, double sps, double eta) {
+    if (!isatty(2)) return;
+    fprintf(stderr, "\r\033[Kepoch %lld/%d  step %lld/%lld  loss %.4f  lr %.3g  %.1f samples/s  ETA %.0fs",
+            (long long)t->st.epoch, t->tc->max_epoch, (long long)t->st.step, (long long)t->total, loss,
+            lr, sps, eta);
+}
+
+static void validate(trainer_t *t, int64_t epoch) {
+    char *name = xasprintf("val_epoch%lld.json", (long long)epoch);
+    char *path = path_join(t->a->run, name);
+    scores_t s;
+    double t0 = now_seconds();
+    val_run(t->val, t->m, t->tok, path, &s);
+    double score = s.cider + s.bleu[3];
+    metrics_line(t->metrics, json_pack("{s:I, s:I, s:{s:f, s:f, s:f, s:f, s:f, s:f}, s:f}", "step",
+                                       (json_int_t)t->st.step, "epoch", (json_int_t)epoch, "val",
+                                       "Bleu_1", s.bleu[0], "Bleu_2", s.bleu[1], "Bleu_3", s.bleu[2],
+                                       "Bleu_4", s.bleu[3], "ROUGE_L", s.rouge_l, "CIDEr", s.cider,
+                                       "seconds", now_seconds() - t0));
+    logf_("epoch %lld validation: Bleu_4 %.4f CIDEr %.4f ROUGE_L %.4f (%s)", (long long)epoch, s.bleu[3],
+          s.cider, s.rouge_l, name);
+    if (score > t->st.best_score) {
+        t->st.best_score = score, t->st.best_epoch = epoch;
+        ckpt_save_model(t->a->run, "best", t->m, t->vocab);
+        logf_("epoch %lld: best so far (CIDEr + Bleu_4 = %.4f), saved best/", (long long)epoch, score);
+    }
+    free(path);
+    free(name);
+}
+
+/* One optimizer step on batch b; returns the loss. */
+static float train_step(trainer_t *t, const batch_t *b, double lr, float *gnorm) {
+    blip_batch_t bb = {.pixels = b->pixels, .ids = b->caps.ids, .mask = b->caps.mask,
+                       .labels = b->caps.labels, .B = b->B, .T = b->caps.T};
+    blip_zero_grad(t->m);
+    float loss = blip_forward(t->m, &bb);
+    if (!isfinite(loss)) {
+        char *last = ckpt_latest(t->a->run);
+        die("step %lld: loss is %f; stopping (last checkpoint: %s)", (long long)t->st.step + 1,
+            (double)loss, last ? last : "none");
+    }
+    blip_backward(t->m);
+    *gnorm = blip_adamw_step(t->m, &t->opt, (float)lr, (int)(t->st.step + 1));
+    return loss;
+}
+
+static void train(trainer_t *t) {
+    double t_run = now_seconds();
+    int64_t start = t->st.step;
+    while (t->st.epoch < t->tc->max_epoch && t->st.step < t->total) {
+        int64_t epoch = t->st.epoch;
+        double lr = lr_cosine(t->tc->init_lr, t->tc->min_lr, (int)epoch, t->tc->max_epoch);
+        loader_start(t->train, (uint64_t)epoch, (uint64_t)t->st.epoch_step);
+        double t_log = now_seconds();
+        int64_t n_log = 0;
+        const batch_t *b;
+        while (t->st.step < t->total && (b = loader_next(t->train))) {
+            float gnorm, loss = train_step(t, b, lr, &gnorm);
+            t->st.step++, t->st.epoch_step++, n_log += b->B;
+            double now = now_seconds(), sps = n_log / (now - t_log);
+            double eta = (now - t_run) / (double)(t->st.step - start) * (double)(t->total - t->st.step);
+            progress_line(t, loss, lr, sps, eta);
+            if (t->st.step % t->tc->log_every == 0) {
+                metrics_line(t->metrics, json_pack("{s:I, s:I, s:f, s:f, s:f, s:f}", "step",
+                                                   (json_int_t)t->st.step, "epoch", (json_int_t)epoch, "loss",
+                                                   (double)loss, "lr", lr, "grad_norm", (double)gnorm,
+                                                   "samples_per_s", sps));
+                logf_("epoch %lld step %lld/%lld loss %.4f lr %.3g grad_norm %.3f %.1f samples/s",
+                      (long long)epoch, (long long)t->st.step, (long long)t->total, loss, lr, gnorm, sps);
+                t_log = now, n_log = 0;
+            }
+            if (t->st.epoch_step == t->spe) break;
+            if (t->tc->save_every > 0 && t->st.step % t->tc->save_every == 0) save(t);
+        }
+        if (isatty(2)) fputs("\r\033[K", stderr);
+        if (t->st.epoch_step < t->spe) break; /* stopped by max_steps */
+        t->st.epoch++, t->st.epoch_step = 0;
+        if (t->val) validate(t, epoch);
+        save(t);
+    }
+    int saved = t->tc->save_every > 0 && t->st.step % t->tc->save_every == 0;
+    if (t->st.epoch_step > 0 && !saved) save(t);
+}
+
+int main(int argc, char **argv) {
+    err_init(argv[0]);
+    args_t a;
+    parse_args(&a, argc, argv);
+    train_cfg_t tc;
+    json_t *cfg = effective_config(&a, &tc);
+    val_opts_t vo = {.num_beams = tc.num_beams, .max_length = tc.max_length, .min_length = tc.min_length,
+                     .batch_size = tc.batch_size, .image_size = tc.image_size, .threads = (int)tc.threads};
+    if (a.val) val_check(&vo);
+    char *ckpt = NULL;
+    if (a.resume && !(ckpt = ckpt_latest(a.run))) die("%s: no complete checkpoint to resume from", a.run);
+    char *vocab = run_vocab(&a, &tc);
+    tokenizer_t *tok = tok_load(vocab);
+    char *log_path = path_join(a.run, "log.txt"), *metrics_path = path_join(a.run, "metrics.jsonl");
+    if (!(g_log = fopen(log_path, "a"))) die("%s: cannot open for appending", log_path);
+
+    trainer_t t = {.a = &a, .tc = &tc, .tok = tok, .vocab = vocab};
+    t.m = make_model(&a, &tc, tok, ckpt, &t.st);
+    t.metrics = open_metrics(metrics_path, t.st.step);
+    adamw_defaults(&t.opt);
+    t.opt.weight_decay = (float)tc.weight_decay;
+    shard_set_t *shards = shard_open(a.train);
+    loader_cfg_t lc = {.image_size = tc.image_size, .batch_size = tc.batch_size, .seed = (uint64_t)tc.seed,
+                       .threads = (int)tc.threads, .prefetch = 2, .train = 1, .world = 1, .tok = tok};
+    t.train = loader_new(shards, &lc);
+    t.spe = (int64_t)loader_steps_per_epoch(t.train);
+    if (t.spe == 0) die("%s: %llu pairs make no batch of %d", a.train,
+                        (unsigned long long)loader_samples(t.train), tc.batch_size);
+    t.total = t.spe * tc.max_epoch;
+    if (tc.max_steps > 0 && tc.max_steps < t.total) t.total = tc.max_steps;
+    if (a.val) t.val = val_open(a.val, &vo);
+    logf_("%s %s: %llu pairs, %lld steps/epoch, %lld steps%s%s; model %zu parameters; %s",
+          ckpt ? "resuming from" : "starting", ckpt ? ckpt : a.run,
+          (unsigned long long)loader_samples(t.train), (long long)t.spe, (long long)t.total,
+          a.val ? ", validating on " : "", a.val ? a.val : "", t.m->nfloats, be_name());
+
+    double t0 = now_seconds();
+    train(&t);
+    logf_("done: step %lld, epoch %lld, %.1f s", (long long)t.st.step, (long long)t.st.epoch,
+          now_seconds() - t0);
+
+    val_free(t.val);
+    loader_free(t.train);
+    shard_close(shards);
+    blip_model_free(t.m);
+    tok_free(tok);
+    fclose(t.metrics);
+    fclose(g_log);
+    json_decref(cfg);
+    free(a.sets.v);
+    free(log_path);
+    free(metrics_path);
+    free(vocab);
+    free(ckpt);
+    return 0;
+}
