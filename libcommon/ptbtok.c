@@ -9,10 +9,12 @@
  * characters after the token start". Pattern pieces map sets to sets
  * (a character class steps every position by one; a repetition is a
  * fixpoint), so alternatives, bounded repeats and backtracking come for free
- * and the longest match is the highest bit. Plain lowercase words, most of
- * any caption, skip the rules through a fast path. Text is processed as
- * Unicode code points; output tokens are lowercased like Java's
- * toLowerCase(Locale.ENGLISH). */
+ * and the longest match is the highest bit. Plain words, most of any
+ * caption, skip the rules through a fast path, and only the rules that can
+ * start with the current character are tried. Text is processed as UTF-16
+ * units, as Java sees it; output tokens are lowercased like Java's
+ * toLowerCase(Locale.ENGLISH). Long texts are scanned in parallel chunks cut
+ * after line breaks. */
 #include "ptbtok.h"
 
 #include <pthread.h>
