@@ -91,18 +91,18 @@ static size_t split_white(wordtab_t *t, const char *s, uint32_t **ids, size_t *c
     size_t n = 0, i = 0, len = strlen(s), start = 0;
     int inword = 0;
     while (i <= len) {
-        int32_t c = 0;
+        unsigned char b = i < len ? (unsigned char)s[i] : ' ';
         size_t adv = 1;
-        if (i == len) c = ' ';
-        else if ((unsigned char)s[i] > ' ' && (unsigned char)s[i] < 0x80) c = 'a'; /* not a space */
-        else if ((unsigned char)s[i] < 0x80) c = (unsigned char)s[i];
-        else {
+        int space;
+        if (b < 0x80) {
+            space = b == ' ' || (b >= 0x09 && b <= 0x0D) || (b >= 0x1C && b <= 0x1F);
+        } else {
             utf8proc_int32_t u;
             utf8proc_ssize_t r = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &u);
-            c = r > 0 ? u : 0xFFFD;
+            space = r > 0 && py_isspace(u);
             adv = r > 0 ? (size_t)r : 1;
         }
-        if (py_isspace(c)) {
+        if (space) {
             if (inword) {
                 if (n == *cap) *ids = xrealloc(*ids, (*cap = *cap ? 2 * *cap : 32) * sizeof **ids);
                 (*ids)[n++] = word_id(t, s + start, i - start);

@@ -645,11 +645,30 @@ static int r_abbrev3(const lx_t *x, cut_t *k) {
     return with_ctx(x, a, c_digit_after, k);
 }
 static int r_pty(const lx_t *x, cut_t *k) { return with_ctx(x, chr(x, lits(x, B(0), PTY), '.'), c_ltd, k); }
-static int r_abbrev1_end(const lx_t *x, cut_t *k) { return twice_period(with_ctx(x, pat_abbrev1(x, B(0)), c_sentend, k), k); }
-static int r_abbrev1_mid(const lx_t *x, cut_t *k) { return with_ctx(x, pat_abbrev1(x, B(0)), c_two, k); }
-static int r_abbrev1_eof(const lx_t *x, cut_t *k) { return twice_period(whole(pat_abbrev1(x, B(0)), k), k); }
-static int r_abbrev2(const lx_t *x, cut_t *k) { return whole(chr(x, pat_abbrev4(x, B(0)), '.'), k); }
-static int r_abbrev4(const lx_t *x, cut_t *k) { return with_ctx(x, pat_abbrev4(x, B(0)), c_space, k); }
+/* Consecutive rules sharing a pattern, matched once: the longest of the
+ * variants wins, ties to the earlier, as separate rules would. */
+static int best_of(int t, cut_t *k, int t2, const cut_t *k2) {
+    if (t2 > t) *k = *k2;
+    return t2 > t ? t2 : t;
+}
+/* ABBREV1 ("etc.", "Calif."): before a sentence end (then the period is also
+ * the next token), before two more characters, or at the end of the text. */
+static int r_abbrev1(const lx_t *x, cut_t *k) {
+    ps_t a = pat_abbrev1(x, B(0));
+    if (!a) return 0;
+    cut_t k2, k3;
+    int t = twice_period(with_ctx(x, a, c_sentend, k), k);
+    t = best_of(t, k, with_ctx(x, a, c_two, &k2), &k2);
+    return best_of(t, k, twice_period(whole(a, &k3), &k3), &k3);
+}
+/* ABBREV2 ("Mr.", "u.s.") and ABBREV4 before a space. */
+static int r_abbrev2_4(const lx_t *x, cut_t *k) {
+    ps_t a = pat_abbrev4(x, B(0));
+    if (!a) return 0;
+    cut_t k2;
+    int t = whole(chr(x, a, '.'), k);
+    return best_of(t, k, with_ctx(x, a, c_space, &k2), &k2);
+}
 static int r_acro(const lx_t *x, cut_t *k) { return with_ctx(x, pat_acro(x, B(0)), spacenl, k); }
 static int r_tbspec2(const lx_t *x, cut_t *k) { return with_ctx(x, rep(x, step(x, B(0), p_apos), p_09, 2, 2), spacenl, k); }
 static int r_filename(const lx_t *x, cut_t *k) {
@@ -772,8 +791,7 @@ static const rule_t RULES[] = {
     {r_subsup, A_TEXT, 0, f_none, 1}, {r_frac, A_NBSP, 0, p_09, 1}, {r_frac2, A_FRAC2, 0, f_none, 1},
     {r_tbspec, A_AMP, 0, f_tbspec, 0}, {r_thing3, A_TEXT, 0, p_alnum, 0}, {r_dolsign, A_TEXT, 0, f_dolsign, 0},
     {r_dolsign2, A_CURRENCY, 0, f_none, 1}, {r_acronym, A_TEXT, 0, p_alpha, 0}, {r_abbrev3, A_TEXT, 0, p_alpha, 0},
-    {r_pty, A_TEXT, 0, p_alpha, 0}, {r_abbrev1_end, A_TEXT, 0, p_alpha, 0}, {r_abbrev1_mid, A_TEXT, 0, p_alpha, 0},
-    {r_abbrev1_eof, A_TEXT, 0, p_alpha, 0}, {r_abbrev2, A_TEXT, 0, p_alpha, 0}, {r_abbrev4, A_TEXT, 0, p_alpha, 0},
+    {r_pty, A_TEXT, 0, p_alpha, 0}, {r_abbrev1, A_TEXT, 0, p_alpha, 0}, {r_abbrev2_4, A_TEXT, 0, p_alpha, 0},
     {r_acro, A_TEXT, 0, p_alpha, 0}, {r_tbspec2, A_TEXT, 0, f_quote, 1}, {r_filename, A_TEXT, 0, p_alnum, 1},
     {r_word_dot, A_SOFT, 0, p_alpha, 1}, {r_phone, A_PHONE, 0, f_phone, 0}, {r_dblquot_left, A_QLEFT, 0, f_dquote, 0},
     {r_dblquot, A_QRIGHT, 0, f_dquote, 0}, {r_del, A_SKIP, 0, f_del, 0}, {r_lt, A_CONST, "<", f_lt_amp, 0},
@@ -963,8 +981,13 @@ static int scan(const int32_t *cp, int n, int from, int to, buf_t *out) {
         } else if (best->act != A_SKIP) {
             if (!line_start) da_push(out, ' ');
             line_start = 0;
-            normalize(&tok, best, cp + x.p, cut.emit);
-            put_lower(out, tok.v, (int)tok.n);
+            if (best == &fast_rule) { /* ASCII letters, or a lone , or . */
+                da_reserve(out, out->n + (size_t)cut.emit);
+                for (int i = 0; i < cut.emit; i++) out->v[out->n++] = (char)ascii_lower(cp[x.p + i]);
+            } else {
+                normalize(&tok, best, cp + x.p, cut.emit);
+                put_lower(out, tok.v, (int)tok.n);
+            }
         }
         x.p += cut.adv;
     }
