@@ -106,13 +106,21 @@ static unsigned parse_metrics(const char *list) {
     return m;
 }
 
-/* Python's repr() of a float: the shortest digits that read back the same. */
+/* Python's repr() of a float: the shortest digits that read back the same,
+ * in fixed notation for exponents -4..15, else as 1.5e-05. */
 static void fmt_double(char out[32], double v) {
-    for (int p = 1; p <= 17; p++) {
-        snprintf(out, 32, "%.*g", p, v);
+    int p = 1;
+    for (; p < 17; p++) {
+        snprintf(out, 32, "%.*e", p - 1, v);
         if (strtod(out, NULL) == v) break;
     }
-    if (!strpbrk(out, ".en")) strcat(out, ".0");
+    snprintf(out, 32, "%.*e", p - 1, v);
+    int exp = atoi(strchr(out, 'e') + 1);
+    if (exp >= -4 && exp < 16) {
+        int decimals = p - 1 - exp > 0 ? p - 1 - exp : 0;
+        snprintf(out, 32, "%.*f", decimals, v);
+        if (!decimals) strcat(out, ".0");
+    }
 }
 
 static const char *const NAMES[6] = {"Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "ROUGE_L", "CIDEr"};
