@@ -69,13 +69,19 @@ char *path_join(const char *dir, const char *name) {
     return xasprintf("%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", name);
 }
 
-/* Temp files of open atomic writes, removed if the process dies first. */
-static DA(char *) g_tmps;
+/* Temp files of open atomic writes, removed if the process is interrupted
+ * or exits first. A fixed table the signal handler can read while other
+ * threads update it (slots change by single pointer stores). */
+#define MAX_TMPS 1024
+static char *volatile g_tmps[MAX_TMPS];
 static pthread_mutex_t g_tmps_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t g_handlers_once = PTHREAD_ONCE_INIT;
 
-void afile_cleanup_all(void) {
-    for (size_t i = 0; i < g_tmps.n; i++)
-        if (g_tmps.v[i]) unlink(g_tmps.v[i]);
+static void afile_cleanup_all(void) {
+    for (int i = 0; i < MAX_TMPS; i++) {
+        char *t = g_tmps[i];
+        if (t) unlink(t);
+    }
 }
 
 static void on_signal(int sig) {
@@ -84,21 +90,22 @@ static void on_signal(int sig) {
     raise(sig);
 }
 
-static void track_tmp(const char *tmp, int add) {
-    static int installed;
+static void install_handlers(void) {
+    atexit(afile_cleanup_all);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGHUP, on_signal);
+}
+
+/* Track tmp before the file exists, untrack it after it is renamed. */
+static void track_tmp(char *tmp, int add) {
+    pthread_once(&g_handlers_once, install_handlers);
     pthread_mutex_lock(&g_tmps_mu);
-    if (!installed) {
-        installed = 1;
-        atexit(afile_cleanup_all);
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
-        signal(SIGHUP, on_signal);
-    }
-    if (add) {
-        da_push(&g_tmps, (char *)tmp);
-    } else {
-        for (size_t i = 0; i < g_tmps.n; i++)
-            if (g_tmps.v[i] == tmp) g_tmps.v[i] = NULL;
+    for (int i = 0; i < MAX_TMPS; i++) {
+        if (add ? g_tmps[i] == NULL : g_tmps[i] == tmp) {
+            g_tmps[i] = add ? tmp : NULL;
+            break;
+        }
     }
     pthread_mutex_unlock(&g_tmps_mu);
 }
@@ -111,9 +118,9 @@ void afile_open(afile_t *a, const char *path) {
         return;
     }
     a->tmp = xasprintf("%s.tmp-%ld", path, (long)getpid());
+    track_tmp(a->tmp, 1);
     a->f = fopen(a->tmp, "wb");
     if (!a->f) die("%s: %s", a->tmp, strerror(errno));
-    track_tmp(a->tmp, 1);
 }
 
 void afile_write(afile_t *a, const void *buf, size_t n) {

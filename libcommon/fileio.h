@@ -2,8 +2,9 @@
  *
  * Atomic output: afile_open() writes to "PATH.tmp-PID"; afile_commit() flushes,
  * fsyncs, renames over PATH and fsyncs the directory; afile_abort() (or dying
- * before commit) leaves PATH untouched. An atomic file opened on "-" writes
- * to stdout and commit only flushes. */
+ * before commit) leaves PATH untouched; temp files still open are removed
+ * at exit and on SIGINT, SIGTERM and SIGHUP. An atomic file opened on "-"
+ * writes to stdout and commit only flushes. */
 #ifndef BLIP_FILEIO_H
 #define BLIP_FILEIO_H
 
@@ -32,8 +33,5 @@ void afile_commit(afile_t *a);
 void afile_abort(afile_t *a);
 /* Write a whole buffer to PATH atomically. */
 void write_file_atomic(const char *path, const void *buf, size_t n);
-/* Remove temp files of atomic writes still open (called at exit and on
- * SIGINT/SIGTERM so interrupted runs leave nothing behind). */
-void afile_cleanup_all(void);
 
 #endif
