@@ -7,7 +7,7 @@
 #include "err.h"
 #include "jsonio.h"
 #include "loader.h"
-#include "model_decode.h"
+#include "generate.h"
 #include "shard.h"
 
 struct val_set {
@@ -18,12 +18,6 @@ struct val_set {
     char ***refs;        /* [n][nrefs[i]] reference captions */
     size_t *nrefs;
 };
-
-void val_check(const val_opts_t *o) {
-    if (o->num_beams != 1)
-        usage_die("num_beams %d: this build captions validation images greedily; "
-                  "use --set num_beams=1", o->num_beams);
-}
 
 val_set_t *val_open(const char *path, const val_opts_t *o) {
     val_set_t *vs = xcalloc(1, sizeof *vs);
@@ -65,43 +59,6 @@ void val_free(val_set_t *vs) {
     free(vs);
 }
 
-/* Greedy decoding of the B images just encoded: caps[b] gets new strings.
- * logits [B, V] and ids [B, max_length] are host scratch. */
-static void greedy(blip_kv_t *kv, const blip_model_t *m, const tokenizer_t *tok, const val_opts_t *o,
-                   int B, float *logits, int32_t *ids, char **caps) {
-    tok_ids_t prompt = {0};
-    caption_prompt_ids(tok, &prompt);
-    int P = (int)prompt.n, L = o->max_length, V = m->cfg.vocab, sep = tok->id.sep;
-    int32_t *step_ids = xmalloc((size_t)B * P * sizeof *step_ids);
-    int *len = xmalloc((size_t)B * sizeof *len);
-    for (int b = 0; b < B; b++) {
-        memcpy(step_ids + (size_t)b * P, prompt.v, (size_t)P * sizeof *step_ids);
-        memcpy(ids + (size_t)b * L, prompt.v, (size_t)P * sizeof *ids);
-        len[b] = -1; /* running */
-    }
-    blip_kv_start(kv, B, 1);
-    blip_kv_step(kv, step_ids, P, logits);
-    int running = B;
-    for (int cur = P; cur < L && running > 0; cur++) {
-        for (int b = 0; b < B; b++) {
-            const float *lg = logits + (size_t)b * V;
-            int best = -1;
-            for (int v = 0; v < V; v++)
-                if ((v != sep || cur >= o->min_length) && (best < 0 || lg[v] > lg[best])) best = v;
-            /* finished rows keep feeding [PAD], as generate() pads them */
-            int32_t t = len[b] >= 0 ? tok->id.pad : best;
-            ids[(size_t)b * L + cur] = step_ids[b] = t;
-            if (len[b] < 0 && (t == sep || cur + 1 == L)) len[b] = cur + 1, running--;
-        }
-        if (running > 0) blip_kv_step(kv, step_ids, 1, logits);
-    }
-    for (int b = 0; b < B; b++)
-        caps[b] = caption_from_ids(tok, ids + (size_t)b * L, (size_t)(len[b] < 0 ? L : len[b]));
-    free(len);
-    free(step_ids);
-    free(prompt.v);
-}
-
 static void write_results(const char *path, const int64_t *ids, char *const *caps, size_t n) {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
@@ -117,9 +74,15 @@ void val_run(val_set_t *vs, blip_model_t *m, const tokenizer_t *tok, const char 
     loader_cfg_t lc = {.image_size = o->image_size, .batch_size = B, .threads = o->threads,
                        .prefetch = 2, .train = 0, .world = 1};
     loader_t *l = loader_new(vs->shards, &lc);
-    blip_kv_t *kv = blip_kv_new(m, B, o->max_length);
-    float *logits = xmalloc((size_t)B * m->cfg.vocab * sizeof *logits);
-    int32_t *ids = xmalloc((size_t)B * o->max_length * sizeof *ids);
+    gen_cfg_t gc;
+    gen_cfg_blip(&gc, &m->cfg);
+    gc.beams = o->num_beams, gc.max_length = o->max_length, gc.min_length = o->min_length;
+    char err[256];
+    if (gen_cfg_check(&gc, &m->cfg, err, sizeof err) != 0) die("validation: %s", err);
+    gen_t *g = gen_new(m, &gc, B);
+    tok_ids_t prompt = {0};
+    caption_prompt_ids(tok, &prompt);
+    gen_out_t *out = xcalloc((size_t)B, sizeof *out);
     char **caps = xcalloc(vs->n, sizeof *caps);
     int training = m->training;
     m->training = 0;
@@ -130,8 +93,9 @@ void val_run(val_set_t *vs, blip_model_t *m, const tokenizer_t *tok, const char 
         for (int i = 0; i < b->B; i++)
             if (done + (size_t)i >= vs->n || b->image_ids[i] != vs->ids[done + (size_t)i])
                 die("validation: image order differs between reads of the shards");
-        blip_encode_image(m, b->pixels, b->B);
-        greedy(kv, m, tok, o, b->B, logits, ids, caps + done);
+        gen_run(g, b->pixels, b->B, prompt.v, (int)prompt.n, done, out);
+        for (int i = 0; i < b->B; i++) caps[done + (size_t)i] = caption_from_ids(tok, out[i].ids, (size_t)out[i].n);
+        gen_out_free(out, b->B);
         done += (size_t)b->B;
     }
     m->training = training;
@@ -141,8 +105,8 @@ void val_run(val_set_t *vs, blip_model_t *m, const tokenizer_t *tok, const char 
                    vs->n, METRIC_ALL, scores, NULL, NULL);
     for (size_t i = 0; i < vs->n; i++) free(caps[i]);
     free(caps);
-    free(ids);
-    free(logits);
-    blip_kv_free(kv);
+    free(out);
+    free(prompt.v);
+    gen_free(g);
     loader_free(l);
 }

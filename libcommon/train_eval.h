@@ -4,11 +4,9 @@
  * ([{"image_id": ..., "caption": ...}, ...]) and score them against the
  * shards' reference captions with the pycocoevalcap-identical metrics.
  *
- * Decoding follows HuggingFace generate() as BLIP calls it: the decoder
- * starts from [DEC] a picture of; lengths count those 4 prompt tokens;
- * [SEP] ends a caption and is forbidden before min_length tokens. This
- * build decodes greedily (num_beams 1); val_check() refuses num_beams > 1
- * until beam search is available to it. */
+ * Decoding is generate.h's (HuggingFace generate() as BLIP calls it: beam
+ * search with num_beams, lengths counting the 4 prompt tokens, [SEP] blocked
+ * before min_length), from [DEC] a picture of. */
 #ifndef BLIP_TRAIN_EVAL_H
 #define BLIP_TRAIN_EVAL_H
 
@@ -23,8 +21,6 @@ typedef struct {
 
 typedef struct val_set val_set_t;
 
-/* Dies (usage) when the options cannot be honoured by this build. */
-void val_check(const val_opts_t *o);
 /* Open validation shards (any shard_open() path) and read their references. */
 val_set_t *val_open(const char *path, const val_opts_t *o);
 size_t val_images(const val_set_t *vs);

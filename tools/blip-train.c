@@ -323,7 +323,6 @@ int main(int argc, char **argv) {
     json_t *cfg = effective_config(&a, &tc);
     val_opts_t vo = {.num_beams = tc.num_beams, .max_length = tc.max_length, .min_length = tc.min_length,
                      .batch_size = tc.batch_size, .image_size = tc.image_size, .threads = (int)tc.threads};
-    if (a.val) val_check(&vo);
     char *ckpt = NULL;
     if (a.resume && !(ckpt = ckpt_latest(a.run))) die("%s: no complete checkpoint to resume from", a.run);
     char *vocab = run_vocab(&a, &tc);

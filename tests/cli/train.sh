@@ -17,7 +17,6 @@ exits unknown_key 2 blip-train "${tiny[@]}" --set nope=1 -o "$T/r0" "$T/sh/train
 exits bad_type 2 blip-train "${tiny[@]}" --set batch_size=big -o "$T/r0" "$T/sh/train"
 exits cuda_not_built 1 blip-train "${tiny[@]}" --device cuda -o "$T/r0" "$T/sh/train"
 has cuda_message "$T/.err" 'no CUDA training backend'
-exits beams_need_beam_search 2 blip-train "${tiny[@]}" --set num_beams=3 --val "$T/sh/val" -o "$T/r0" "$T/sh/train"
 exits resume_without_checkpoint 1 blip-train "${tiny[@]}" --resume -o "$T/r0" "$T/sh/train"
 
 # straight: 7 steps (epoch 0, epoch end with validation, 2 steps of epoch 1)
