@@ -27,7 +27,9 @@ typedef struct {
     int *fin_len;          /* [K] */
     float *fin_score;      /* [K] */
     int *fin_ok;           /* [K] slot holds a finished hypothesis */
-    int done;
+    int *fin_order;        /* [K] insertion number (legacy scoring) */
+    int nadd, done;
+    double worst;          /* legacy scoring: BeamHypotheses.worst_score */
 } beam_img_t;
 
 struct gen {
@@ -102,6 +104,7 @@ gen_t *gen_new(blip_model_t *m, const gen_cfg_t *c, int max_images) {
         b->fin_score = xmalloc((size_t)K * sizeof(float));
         b->fin_len = xmalloc((size_t)K * sizeof(int));
         b->fin_ok = xmalloc((size_t)K * sizeof(int));
+        b->fin_order = xmalloc((size_t)K * sizeof(int));
     }
     return g;
 }
@@ -116,6 +119,7 @@ void gen_free(gen_t *g) {
         free(b->fin_score);
         free(b->fin_len);
         free(b->fin_ok);
+        free(b->fin_order);
     }
     free(g->img);
     blip_kv_free(g->kv);
@@ -280,23 +284,14 @@ static void topk_push(cand_t *c, int *n, int cap, float v, int32_t idx) {
     c[i] = (cand_t){v, idx};
 }
 
-/* One image's step: its K rows of logits -> new running beams (src rows
- * relative to the image, tokens), finished hypotheses, done flag. */
-static void beam_step(gen_t *g, beam_img_t *b, const float *logits, int cur, int plen,
-                      int32_t *src, int32_t *tok) {
+/* transformers 5 (_update_finished_beams): eos among the best K candidates
+ * (every one of them at max_length) competes with the K finished slots,
+ * scored by new tokens; nothing is added once the slots are full under
+ * early stopping. */
+static void hf_finished(gen_t *g, beam_img_t *b, int cur, int plen, int all_hit) {
     const gen_cfg_t *c = &g->c;
-    int K = c->beams, V = g->V, L = c->max_length, nc = 0;
-    cand_t *cand = g->cand;
-    for (int k = 0; k < K; k++) { /* accumulated scores, top 2K over K x V */
-        float *lp = g->lp + (size_t)k * V;
-        memcpy(lp, logits + (size_t)k * V, (size_t)V * sizeof(float));
-        log_softmax(lp, V);
-        process(g, lp, b->run + (size_t)k * L, cur);
-        for (int v = 0; v < V; v++) topk_push(cand, &nc, 2 * K, lp[v] + b->run_score[k], k * V + v);
-    }
-    int all_hit = cur + 1 >= L;
-    /* finished hypotheses: eos among the best K candidates, unless the
-     * image's K slots are full under early stopping */
+    int K = c->beams, V = g->V, L = c->max_length;
+    const cand_t *cand = g->cand;
     int full = 1;
     for (int k = 0; k < K; k++) full &= b->fin_ok[k];
     if (!(full && c->early_stopping == GEN_EARLY_TRUE)) {
@@ -335,6 +330,111 @@ static void beam_step(gen_t *g, beam_img_t *b, const float *logits, int cur, int
             }
         }
     }
+}
+
+/* transformers 5 (_check_early_stop_heuristic): done at max_length, when
+ * the slots are full under early stopping, or when they are full and the
+ * best running beam cannot beat the worst of them. */
+static void hf_done(gen_t *g, beam_img_t *b, int cur, int plen, int all_hit) {
+    const gen_cfg_t *c = &g->c;
+    int K = c->beams, L = c->max_length;
+    int full = 1;
+    float worst = FLT_MAX;
+    for (int k = 0; k < K; k++) {
+        full &= b->fin_ok[k];
+        worst = b->fin_score[k] < worst ? b->fin_score[k] : worst;
+    }
+    if (all_hit || (full && c->early_stopping == GEN_EARLY_TRUE)) b->done = 1;
+    if (full) {
+        int hyp = c->early_stopping == GEN_EARLY_NEVER && c->length_penalty > 0 ? L - plen : cur + 1 - plen;
+        float best = b->run_score[0] / powf((float)hyp, c->length_penalty);
+        if (!(best > worst)) b->done = 1;
+    }
+}
+
+/* transformers 4.15 (BeamHypotheses.add), as salesforce/BLIP runs: a
+ * hypothesis is kept when fewer than K are or it beats the worst; then the
+ * worst (earliest among equals) leaves. `with_eos` stores the eos that 4.15
+ * appends when finalizing. */
+static void legacy_add(beam_img_t *b, int K, int L, const int32_t *seq, int n, int with_eos, int32_t eos,
+                       double score) {
+    int count = 0, slot = -1;
+    for (int k = 0; k < K; k++) count += b->fin_ok[k];
+    if (!(count < K || score > b->worst)) return;
+    if (count < K) {
+        for (int k = 0; k < K && slot < 0; k++)
+            if (!b->fin_ok[k]) slot = k;
+        b->worst = score < b->worst ? score : b->worst;
+    } else {
+        for (int k = 0; k < K; k++)
+            if (slot < 0 || b->fin_score[k] < b->fin_score[slot] ||
+                (b->fin_score[k] == b->fin_score[slot] && b->fin_order[k] < b->fin_order[slot]))
+                slot = k;
+    }
+    int32_t *dst = b->fin + (size_t)slot * L;
+    memcpy(dst, seq, (size_t)n * sizeof(int32_t));
+    if (with_eos) dst[n] = eos;
+    b->fin_len[slot] = n + with_eos;
+    b->fin_score[slot] = (float)score;
+    b->fin_ok[slot] = 1;
+    b->fin_order[slot] = b->nadd++;
+    if (count == K) {
+        b->worst = INFINITY;
+        for (int k = 0; k < K; k++) b->worst = b->fin_score[k] < b->worst ? b->fin_score[k] : b->worst;
+    }
+}
+
+/* transformers 4.15 (BeamSearchScorer.process): eos among the best K
+ * candidates becomes a hypothesis of the tokens before it, scored by the
+ * whole length, prompt included. */
+static void legacy_finished(gen_t *g, beam_img_t *b, int cur) {
+    const gen_cfg_t *c = &g->c;
+    int K = c->beams, V = g->V, L = c->max_length;
+    for (int j = 0; j < K; j++) {
+        const cand_t *cj = &g->cand[j];
+        if (cj->idx % V != c->eos) continue;
+        legacy_add(b, K, L, b->run + (size_t)(cj->idx / V) * L, cur, 1, c->eos,
+                   (double)cj->v / pow(cur, c->length_penalty));
+    }
+}
+
+/* transformers 4.15 (is_done, finalize): done when K hypotheses exist and
+ * the best candidate score over the current length cannot beat the worst
+ * (or at once with early stopping); at max_length the running beams join
+ * the hypotheses. */
+static void legacy_done(gen_t *g, beam_img_t *b, int cur, float best) {
+    const gen_cfg_t *c = &g->c;
+    int K = c->beams, L = c->max_length, count = 0;
+    for (int k = 0; k < K; k++) count += b->fin_ok[k];
+    if (count >= K && (c->early_stopping == GEN_EARLY_TRUE ||
+                       b->worst >= (double)best / pow(cur, c->length_penalty))) {
+        b->done = 1;
+        return;
+    }
+    if (cur + 1 < L) return;
+    for (int k = 0; k < K; k++)
+        legacy_add(b, K, L, b->run + (size_t)k * L, L, 0, c->eos,
+                   (double)b->run_score[k] / pow(L, c->length_penalty));
+    b->done = 1;
+}
+
+/* One image's step: its K rows of logits -> new running beams (src rows
+ * relative to the image, tokens), finished hypotheses, done flag. */
+static void beam_step(gen_t *g, beam_img_t *b, const float *logits, int cur, int plen,
+                      int32_t *src, int32_t *tok) {
+    const gen_cfg_t *c = &g->c;
+    int K = c->beams, V = g->V, L = c->max_length, nc = 0;
+    cand_t *cand = g->cand;
+    for (int k = 0; k < K; k++) { /* accumulated scores, top 2K over K x V */
+        float *lp = g->lp + (size_t)k * V;
+        memcpy(lp, logits + (size_t)k * V, (size_t)V * sizeof(float));
+        log_softmax(lp, V);
+        process(g, lp, b->run + (size_t)k * L, cur);
+        for (int v = 0; v < V; v++) topk_push(cand, &nc, 2 * K, lp[v] + b->run_score[k], k * V + v);
+    }
+    int all_hit = cur + 1 >= L && !c->legacy;
+    if (c->legacy) legacy_finished(g, b, cur);
+    else hf_finished(g, b, cur, plen, all_hit);
     /* running beams: the best K candidates not ending in eos (all end at
      * max_length, then order is kept and the image is done anyway) */
     int nr = 0;
@@ -354,19 +454,8 @@ static void beam_step(gen_t *g, beam_img_t *b, const float *logits, int cur, int
         b->run_score[k] = g->cand[2 * K + k].v;
     }
     memcpy(b->run, seqs, (size_t)K * L * sizeof(int32_t));
-    /* done? */
-    full = 1;
-    float worst = FLT_MAX;
-    for (int k = 0; k < K; k++) {
-        full &= b->fin_ok[k];
-        worst = b->fin_score[k] < worst ? b->fin_score[k] : worst;
-    }
-    if (all_hit || (full && c->early_stopping == GEN_EARLY_TRUE)) b->done = 1;
-    if (full) {
-        int hyp = c->early_stopping == GEN_EARLY_NEVER && c->length_penalty > 0 ? L - plen : cur + 1 - plen;
-        float best = b->run_score[0] / powf((float)hyp, c->length_penalty);
-        if (!(best > worst)) b->done = 1;
-    }
+    if (c->legacy) legacy_done(g, b, cur, cand[0].v);
+    else hf_done(g, b, cur, plen, all_hit);
 }
 
 static void run_beam(gen_t *g, int n, const int32_t *prompt, int plen, gen_out_t *out) {
@@ -383,6 +472,8 @@ static void run_beam(gen_t *g, int n, const int32_t *prompt, int plen, gen_out_t
             memcpy(b->fin + (size_t)k * L, prompt, (size_t)plen * sizeof(int32_t));
         }
         b->done = plen >= L;
+        b->nadd = 0;
+        b->worst = 1e9;
         left -= b->done;
     }
     if (left) step_prompt(g, n, K, prompt, plen);
@@ -407,7 +498,12 @@ static void run_beam(gen_t *g, int n, const int32_t *prompt, int plen, gen_out_t
     }
     for (int i = 0; i < n; i++) {
         beam_img_t *b = &g->img[i];
-        set_out(&out[i], b->fin, b->fin_len[0], b->fin_score[0]);
+        int best = 0; /* slot 0 (sorted) for HF 5; 4.15 takes the last of the best */
+        for (int k = 1; g->c.legacy && k < K; k++)
+            if (b->fin_ok[k] && (b->fin_score[k] > b->fin_score[best] ||
+                                 (b->fin_score[k] == b->fin_score[best] && b->fin_order[k] > b->fin_order[best])))
+                best = k;
+        set_out(&out[i], b->fin + (size_t)best * L, b->fin_len[best], b->fin_score[best]);
     }
 }
 

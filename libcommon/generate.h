@@ -20,7 +20,15 @@
  * finished, or when all are finished and the best running score divided by
  * (tokens generated so far)^length_penalty (GEN_EARLY_NEVER with a positive
  * length_penalty: by (max_length - prompt)^length_penalty) cannot beat the
- * worst of them, or at max_length. Sampling draws from the Philox stream
+ * worst of them, or at max_length.
+ *
+ * legacy = 1 scores beams as transformers 4.15 (salesforce/BLIP's results):
+ * a hypothesis is the tokens before eos scored by sum_logprobs /
+ * (its length, prompt included)^length_penalty; an image is done when K
+ * exist and the best of all 2K candidates over the current length cannot
+ * beat the worst; at max_length the running beams become hypotheses too.
+ *
+ * Sampling draws from the Philox stream
  * (seed, image index + first_image) so captions do not depend on batching;
  * they follow HF's rules but not torch's random numbers. */
 #ifndef BLIP_GENERATE_H
@@ -40,6 +48,8 @@ typedef struct {
     int top_k;                  /* 0: no top-k */
     float repetition_penalty, length_penalty;
     int early_stopping;         /* GEN_EARLY_* */
+    int legacy;                 /* beam scoring of transformers 4.15, the
+                                   version salesforce/BLIP pins (below) */
     int32_t eos, pad;
     uint64_t seed;
 } gen_cfg_t;

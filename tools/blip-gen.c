@@ -46,6 +46,8 @@ static const char *USAGE =
     "      --top-p P                sampling's nucleus (default 0.9)\n"
     "      --seed S                 sampling seed (default 0)\n"
     "      --repetition-penalty R   (default 1.0; 1.1 with --sample)\n"
+    "      --legacy-scoring         beam scoring of transformers 4.15, the version\n"
+    "                               salesforce/BLIP pins (its published results)\n"
     "  -b, --batch N                images decoded together (default 8)\n"
     "      --format F               jsonl (default), coco (one JSON array) or text\n"
     "                               (name<TAB>caption)\n"
@@ -202,7 +204,7 @@ static double parse_num(const char *s, const char *opt) {
 
 int main(int argc, char **argv) {
     err_init(argv[0]);
-    enum { O_DEVICE = 256, O_BEAMS, O_MAXLEN, O_MINLEN, O_SAMPLE, O_TOPP, O_SEED, O_REP, O_FORMAT };
+    enum { O_DEVICE = 256, O_BEAMS, O_MAXLEN, O_MINLEN, O_SAMPLE, O_TOPP, O_SEED, O_REP, O_FORMAT, O_LEGACY };
     static const struct option opts[] = {
         {"device", required_argument, 0, O_DEVICE},
         {"beams", required_argument, 0, O_BEAMS},
@@ -212,6 +214,7 @@ int main(int argc, char **argv) {
         {"top-p", required_argument, 0, O_TOPP},
         {"seed", required_argument, 0, O_SEED},
         {"repetition-penalty", required_argument, 0, O_REP},
+        {"legacy-scoring", no_argument, 0, O_LEGACY},
         {"batch", required_argument, 0, 'b'},
         {"format", required_argument, 0, O_FORMAT},
         {"jobs", required_argument, 0, 'j'},
@@ -220,7 +223,7 @@ int main(int argc, char **argv) {
         {0, 0, 0, 0},
     };
     const char *device = "cpu";
-    int beams = -1, max_len = -1, min_len = -1, sample = 0, batch = 8, fmt = FMT_JSONL, jobs = 0;
+    int beams = -1, max_len = -1, min_len = -1, sample = 0, legacy = 0, batch = 8, fmt = FMT_JSONL, jobs = 0;
     double top_p = -1, rep = -1;
     uint64_t seed = 0;
     int c;
@@ -231,8 +234,14 @@ int main(int argc, char **argv) {
         case O_MAXLEN: max_len = parse_int(optarg, "--max-length", 1); break;
         case O_MINLEN: min_len = parse_int(optarg, "--min-length", 0); break;
         case O_SAMPLE: sample = 1; break;
+        case O_LEGACY: legacy = 1; break;
         case O_TOPP: top_p = parse_num(optarg, "--top-p"); break;
-        case O_SEED: seed = (uint64_t)parse_num(optarg, "--seed"); break;
+        case O_SEED: {
+            char *end;
+            seed = strtoull(optarg, &end, 10);
+            if (!*optarg || *end || *optarg == '-') usage_die("--seed: expected an unsigned integer, got '%s'", optarg);
+            break;
+        }
         case O_REP: rep = parse_num(optarg, "--repetition-penalty"); break;
         case 'b': batch = parse_int(optarg, "--batch", 1); break;
         case O_FORMAT:
@@ -267,6 +276,7 @@ int main(int argc, char **argv) {
     if (top_p >= 0) gc.top_p = (float)top_p;
     if (rep >= 0) gc.repetition_penalty = (float)rep;
     gc.seed = seed;
+    gc.legacy = legacy;
     char err[256];
     if (gen_cfg_check(&gc, &mc, err, sizeof err)) usage_die("%s", err);
     run_t r = {.S = mc.image_size, .B = batch, .fmt = fmt, .tok = tok};

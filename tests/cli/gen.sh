@@ -13,6 +13,7 @@ exits bad_option 2 blip-gen --nope "$M"
 exits bad_format 2 blip-gen --format xml "$M"
 exits sample_beams 2 blip-gen --sample --beams 3 "$M"
 exits max_length_too_long 2 blip-gen --max-length 99 "$M"
+exits bad_seed 2 blip-gen --seed x "$M"
 exits cuda_not_built 1 blip-gen --device cuda "$M"
 has cuda_message "$T/.err" 'no CUDA backend'
 
@@ -25,6 +26,8 @@ same beam3_matches_hf "$(sed 's|^.*/||' "$T/beam")" "$(cat $F/captions.tsv)"
 same quiet_by_default "$(wc -c < "$T/err")" 0
 blip-gen --beams 1 -b 5 --format text "$M" < "$T/list" > "$T/greedy"
 same greedy_stdin_matches_hf "$(sed 's|^.*/||' "$T/greedy")" "$(cat $F/captions_greedy.tsv)"
+blip-gen --legacy-scoring -b 7 --format text "$M" < "$T/list" > "$T/legacy"
+same legacy_matches_hf415 "$(sed 's|^.*/||' "$T/legacy")" "$(cat $F/captions_legacy.tsv)"
 blip-gen -b 1 -j 1 --format text "$M" < "$T/list" > "$T/beam1"
 same batch1_same_captions "$(cat "$T/beam1")" "$(cat "$T/beam")"
 

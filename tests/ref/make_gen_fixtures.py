@@ -6,7 +6,8 @@ imported from it), plus an end-to-end model directory with a small word
 vocabulary and the captions HF gives for blip-synth images.
 
     pip install torch transformers safetensors pillow
-    python3 tests/ref/make_gen_fixtures.py tests/fixtures/gen [BLIP_SYNTH]
+    pip install --no-deps --target T415 transformers==4.15.0
+    python3 tests/ref/make_gen_fixtures.py tests/fixtures/gen T415 [BLIP_SYNTH]
 
 Writes, under OUT:
   NAME/ (odd, wide)  model directories (config.json, model.safetensors,
@@ -17,12 +18,15 @@ Writes, under OUT:
                      max_length, min_length, early_stopping, length_penalty,
                      repetition_penalty, sequences [N][...] (prompt
                      included, up to and with [SEP]), scores [N] (beam
-                     search sequences_scores)}]};
+                     search sequences_scores), legacy (true: transformers
+                     4.15's BeamSearchScorer, the version salesforce/BLIP
+                     pins, run from T415 over this model's logits)}]};
   e2e/model/         a model directory whose vocab.txt has "a picture of" and
                      [DEC], image size 32;
   e2e/captions.tsv   file name<TAB>caption for blip-synth -n 0 --val 24
                      --size 64 --seed 5 images, beam 3 (BLIP's defaults) and
-                     greedy (e2e/captions_greedy.tsv), preprocessed as BLIP's
+                     greedy (e2e/captions_greedy.tsv) and 4.15 beam 3
+                     (e2e/captions_legacy.tsv), preprocessed as BLIP's
                      test transform (PIL bicubic resize, normalize).
 
 Pixels of the tiny-model cases come from an integer hash (gen_pixels), so the
@@ -60,6 +64,14 @@ CASES = [
     ("beam3_lp2_never", 3, 20, 5, "never", 2.0, 1.0),
     ("beam3_rep1.5", 3, 20, 5, False, 1.0, 1.5),
     ("beam4_max9", 4, 9, 5, False, 1.0, 1.0),
+]
+
+# transformers 4.15 beam scoring (salesforce/BLIP's version), same settings
+LEGACY_CASES = [
+    ("legacy_beam3", 3, 20, 5, False, 1.0, 1.0),
+    ("legacy_beam3_early", 3, 20, 5, True, 1.0, 1.0),
+    ("legacy_beam3_lp0.5_rep1.5", 3, 20, 5, False, 0.5, 1.5),
+    ("legacy_beam4_max9", 4, 9, 5, False, 1.0, 1.0),
 ]
 
 E2E_WORDS = ("a picture of red green blue circle square triangle on in the and with "
@@ -113,7 +125,73 @@ def generate(model, pixels, prompt, case):
     return seqs, scores
 
 
-def make_cases(out):
+def load_415(t415):
+    """transformers 4.15's BeamSearchScorer and logits processors, loaded from
+    their files without the rest of that version."""
+    mods = {}
+    for name in ("generation_beam_search", "generation_logits_process"):
+        path = os.path.join(t415, "transformers", name + ".py")
+        src = open(path).read()
+        src = src.replace("from .file_utils import add_start_docstrings",
+                          "add_start_docstrings = lambda *a: (lambda f: f)")
+        src = src.replace("from .utils.logging import get_logger",
+                          "import logging; get_logger = logging.getLogger")
+        mod = type(sys)("t415_" + name)
+        exec(compile(src, path, "exec"), mod.__dict__)
+        mods[name] = mod
+    return mods
+
+
+def generate_415(m415, model, pixels, prompt, case):
+    """The beam_search loop of transformers 4.15 generation_utils.py with its
+    scorer and processors; logits from a full forward at every step."""
+    name, K, max_len, min_len, early, lp, rep = case
+    bs, lpm = m415["generation_beam_search"], m415["generation_logits_process"]
+    cfg = model.config.text_config
+    B = pixels.shape[0]
+    scorer = bs.BeamSearchScorer(batch_size=B, num_beams=K, device=torch.device("cpu"),
+                                 length_penalty=lp, do_early_stopping=early)
+    procs = lpm.LogitsProcessorList([lpm.RepetitionPenaltyLogitsProcessor(penalty=rep),
+                                     lpm.MinLengthLogitsProcessor(min_len, cfg.sep_token_id)])
+    pix = pixels.repeat_interleave(K, dim=0)
+    input_ids = torch.tensor([prompt] * (B * K))
+    beam_scores = torch.zeros((B, K))
+    beam_scores[:, 1:] = -1e9
+    beam_scores = beam_scores.view(-1)
+    cur_len = input_ids.shape[-1]
+    with torch.no_grad():
+        while True:
+            logits = model(pixel_values=pix, input_ids=input_ids).logits[:, -1, :]
+            scores = torch.nn.functional.log_softmax(logits, dim=-1)
+            scores = procs(input_ids, scores)
+            scores = scores + beam_scores[:, None].expand_as(scores)
+            V = scores.shape[-1]
+            scores = scores.view(B, K * V)
+            scores, tokens = torch.topk(scores, 2 * K, dim=1, largest=True, sorted=True)
+            indices = torch.div(tokens, V, rounding_mode="floor")
+            tokens = tokens % V
+            o = scorer.process(input_ids, scores, tokens, indices, pad_token_id=cfg.pad_token_id,
+                               eos_token_id=cfg.sep_token_id)
+            beam_scores = o["next_beam_scores"]
+            input_ids = torch.cat([input_ids[o["next_beam_indices"], :],
+                                   o["next_beam_tokens"].unsqueeze(-1)], dim=-1)
+            cur_len += 1
+            if scorer.is_done or cur_len >= max_len:
+                break
+        f = scorer.finalize(input_ids, beam_scores, tokens, indices, pad_token_id=cfg.pad_token_id,
+                            eos_token_id=cfg.sep_token_id, max_length=max_len)
+    seqs = []
+    for row in f["sequences"].tolist():
+        s = row[:len(prompt)]
+        for t in row[len(prompt):]:
+            s.append(t)
+            if t == cfg.sep_token_id:
+                break
+        seqs.append(s)
+    return seqs, f["sequence_scores"].tolist()
+
+
+def make_cases(out, m415):
     cases = []
     for name, spec in mm.CONFIGS.items():
         model = tiny_model(name, spec, seed=len(name))
@@ -130,13 +208,23 @@ def make_cases(out):
             cases.append(dict(model=name, name=case[0], prompt=prompt, beams=case[1],
                               max_length=case[2], min_length=case[3], early_stopping=case[4],
                               length_penalty=case[5], repetition_penalty=case[6],
-                              sequences=seqs, scores=scores))
+                              legacy=False, sequences=seqs, scores=scores))
+        for case in LEGACY_CASES:
+            max_len = min(case[2], spec["text"]["max_position_embeddings"])
+            case = (case[0], case[1], max_len) + case[3:]
+            seqs, scores = generate_415(m415, model, pixels, prompt, case)
+            lens = sorted(len(s) - len(prompt) for s in seqs)
+            print("%s %s: generated lengths %s" % (name, case[0], lens))
+            cases.append(dict(model=name, name=case[0], prompt=prompt, beams=case[1],
+                              max_length=case[2], min_length=case[3], early_stopping=case[4],
+                              length_penalty=case[5], repetition_penalty=case[6],
+                              legacy=True, sequences=seqs, scores=scores))
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(dict(images=N_IMAGES, cases=cases), f, separators=(",", ":"))
         f.write("\n")
 
 
-def make_e2e(out, synth):
+def make_e2e(out, synth, m415):
     d = os.path.join(out, "e2e", "model")
     os.makedirs(d, exist_ok=True)
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + E2E_WORDS + ["[DEC]"]
@@ -167,8 +255,10 @@ def make_e2e(out, synth):
             pix.append(a.transpose(2, 0, 1))
         pixels = torch.from_numpy(np.stack(pix).astype(np.float32))
     for fname, case in (("captions.tsv", ("beam3", 3, 20, 5, False, 1.0, 1.0)),
-                        ("captions_greedy.tsv", ("greedy", 1, 20, 5, False, 1.0, 1.0))):
-        seqs, _ = generate(model, pixels, prompt, case)
+                        ("captions_greedy.tsv", ("greedy", 1, 20, 5, False, 1.0, 1.0)),
+                        ("captions_legacy.tsv", ("legacy_beam3", 3, 20, 5, False, 1.0, 1.0))):
+        seqs, _ = (generate_415(m415, model, pixels, prompt, case) if case[0].startswith("legacy")
+                   else generate(model, pixels, prompt, case))
         print("e2e %s: %d distinct captions" % (case[0], len(set(map(tuple, seqs)))))
         with open(os.path.join(out, "e2e", fname), "w") as f:
             for n, s in zip(names, seqs):
@@ -176,15 +266,16 @@ def make_e2e(out, synth):
 
 
 def main():
-    if len(sys.argv) not in (2, 3):
+    if len(sys.argv) not in (3, 4):
         print(__doc__, file=sys.stderr)
         return 2
     out = sys.argv[1]
-    synth = sys.argv[2] if len(sys.argv) == 3 else "bin/blip-synth"
+    synth = sys.argv[3] if len(sys.argv) == 4 else "bin/blip-synth"
     os.makedirs(out, exist_ok=True)
     torch.use_deterministic_algorithms(True)
-    make_cases(out)
-    make_e2e(out, synth)
+    m415 = load_415(sys.argv[2])
+    make_cases(out, m415)
+    make_e2e(out, synth, m415)
     return 0
 
 
