@@ -57,6 +57,17 @@ CONFIGS = {
         lengths=[8, 5]),
 }
 
+# A bf16 checkpoint made for 32 px images (2x2 patches) run at 48 px (3x3):
+# HF's interpolate_pos_encoding=True resamples the position embedding with the
+# same bicubic interpolation BLIP applies when loading 224 px weights at 384.
+RESAMPLE = dict(
+    vision=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                num_attention_heads=2, image_size=32, patch_size=16, layer_norm_eps=1e-6),
+    text=dict(vocab_size=40, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+              num_attention_heads=2, max_position_embeddings=16, layer_norm_eps=1e-12,
+              bos_token_id=38, sep_token_id=2, pad_token_id=0, eos_token_id=2),
+    lengths=[6, 4], run_size=48)
+
 # (grid h, grid w, out h, out w, channels)
 INTERP_CASES = [(3, 3, 5, 5, 4), (4, 4, 6, 6, 3), (2, 2, 3, 3, 2), (5, 5, 3, 3, 2)]
 
@@ -150,6 +161,26 @@ def make_config(name, spec, out):
     print("%s: loss %.6f, adamw %s" % (name, loss.item(), " ".join("%.5f" % x for x in losses)))
 
 
+def make_resample(out):
+    d = os.path.join(out, "resample")
+    spec = RESAMPLE
+    model = build_model(spec, seed=11).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.bfloat16().float())
+    model.to(torch.bfloat16).save_pretrained(os.path.join(d, "model"))
+    model.float()
+    run = dict(spec, vision=dict(spec["vision"], image_size=spec["run_size"]))
+    pixels, ids, mask, labels = make_batch(run, seed=5)
+    with torch.no_grad():
+        logits = model(pixel_values=pixels, input_ids=ids, attention_mask=mask,
+                       interpolate_pos_encoding=True).logits
+    save_file({"pixels": pixels.contiguous(), "input_ids": ids.int(),
+               "attention_mask": mask.int(), "labels": labels.int()},
+              os.path.join(d, "batch.safetensors"))
+    save_file({"logits": logits.contiguous()}, os.path.join(d, "expected.safetensors"))
+
+
 def make_interp(out):
     g = torch.Generator().manual_seed(3)
     tensors = {}
@@ -186,6 +217,7 @@ def main():
     torch.use_deterministic_algorithms(True)
     for name, spec in CONFIGS.items():
         make_config(name, spec, out)
+    make_resample(out)
     make_interp(out)
     return 0
 

@@ -600,3 +600,22 @@ TEST(optim_schedule_accum_clip_decay) {
     blip_model_free(d);
     fixture_close(&f);
 }
+
+/* A bf16 checkpoint made for 32 px images loaded into a 48 px model gives
+ * HF's logits with interpolate_pos_encoding=True (bicubic resampling of the
+ * position embedding, bf16 weights widened exactly). */
+TEST(model_bf16_checkpoint_at_larger_size) {
+    fixture_t f;
+    fixture_open(&f, "resample");
+    CHECK_EQ_INT(f.cfg.image_size, 32);
+    f.cfg.image_size = 48;
+    blip_model_t *m = fixture_model(&f, NULL);
+    blip_batch_t b = fixture_batch(&f);
+    b.labels = NULL;
+    blip_forward(m, &b);
+    double e = logits_err(m, &f, "logits");
+    CHECK_MSG(e < 1e-5, "logits max rel err %.3g", e);
+    note(1, "resample: bf16 32 px -> 48 px logits max rel err %.3g", e);
+    blip_model_free(m);
+    fixture_close(&f);
+}
