@@ -61,7 +61,8 @@ void gen_cfg_blip_sample(gen_cfg_t *c) {
 }
 
 int gen_cfg_check(const gen_cfg_t *c, const blip_config_t *mc, char *err, size_t errlen) {
-    if (c->beams < 1) return errf(err, errlen, "beams must be at least 1 (got %d)", c->beams);
+    if (c->beams < 1 || c->beams > GEN_MAX_BEAMS)
+        return errf(err, errlen, "beams must be 1..%d (got %d)", GEN_MAX_BEAMS, c->beams);
     if (c->sample && c->beams != 1) return errf(err, errlen, "sampling uses one beam (got %d)", c->beams);
     if (c->max_length < 1 || c->max_length > mc->max_pos)
         return errf(err, errlen, "max_length %d outside 1..%d (max_position_embeddings)", c->max_length,
@@ -304,8 +305,8 @@ static void hf_finished(gen_t *g, beam_img_t *b, int cur, int plen, int all_hit)
         if (nm > K) {
             qsort(m, (size_t)nm, sizeof *m, cand_desc);
             int32_t *seqs = g->tmp;
-            float sc[16];
-            int ok[16], ln[16];
+            float sc[GEN_MAX_BEAMS];
+            int ok[GEN_MAX_BEAMS], ln[GEN_MAX_BEAMS];
             for (int k = 0; k < K; k++) {
                 int e = m[k].idx;
                 int32_t *dst = seqs + (size_t)k * L;
@@ -460,7 +461,6 @@ static void beam_step(gen_t *g, beam_img_t *b, const float *logits, int cur, int
 
 static void run_beam(gen_t *g, int n, const int32_t *prompt, int plen, gen_out_t *out) {
     int K = g->c.beams, V = g->V, L = g->c.max_length, left = n;
-    if (K > 16) die("generate: at most 16 beams");
     for (int i = 0; i < n; i++) {
         beam_img_t *b = &g->img[i];
         for (int k = 0; k < K; k++) {

@@ -39,6 +39,7 @@
 #include "model.h"
 
 enum { GEN_EARLY_FALSE = 0, GEN_EARLY_TRUE = 1, GEN_EARLY_NEVER = 2 };
+#define GEN_MAX_BEAMS 16
 
 typedef struct {
     int beams;                  /* 1: greedy (or sampling) */

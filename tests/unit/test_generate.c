@@ -180,6 +180,9 @@ TEST(gen_cfg_check_rejects) {
     c.sample = 1;
     CHECK_EQ_INT(gen_cfg_check(&c, &mc, err, sizeof err), -1);
     gen_cfg_blip(&c, &mc);
+    c.beams = GEN_MAX_BEAMS + 1;
+    CHECK_EQ_INT(gen_cfg_check(&c, &mc, err, sizeof err), -1);
+    gen_cfg_blip(&c, &mc);
     c.min_length = 30;
     CHECK_EQ_INT(gen_cfg_check(&c, &mc, err, sizeof err), -1);
 }
