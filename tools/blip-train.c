@@ -151,6 +151,14 @@ static json_t *effective_config(const args_t *a, train_cfg_t *tc) {
     json_t *cfg = train_cfg_load(src);
     for (size_t i = 0; i < a->sets.n; i++) train_cfg_set(cfg, a->sets.v[i]);
     train_cfg_parse(tc, cfg, src);
+    if (a->resume) { /* the data position counts batches of one size and order */
+        json_t *was = json_load_path(saved);
+        static const char *const KEEP[] = {"batch_size", "seed"};
+        for (size_t i = 0; i < ARRAY_LEN(KEEP); i++)
+            if (!json_equal(json_object_get(was, KEEP[i]), json_object_get(cfg, KEEP[i])))
+                die("%s: a resumed run keeps the %s of %s", src, KEEP[i], saved);
+        json_decref(was);
+    }
     mkdir_p(a->run);
     json_write_atomic(saved, cfg);
     char *s = json_to_string(cfg, 2);
@@ -319,12 +327,14 @@ int main(int argc, char **argv) {
     err_init(argv[0]);
     args_t a;
     parse_args(&a, argc, argv);
+    char *ckpt = is_dir(a.run) ? ckpt_latest(a.run) : NULL;
+    if (a.resume && !ckpt) die("%s: no complete checkpoint to resume from", a.run);
+    if (!a.resume && ckpt)
+        die("%s: holds checkpoints of an earlier run; use --resume or another directory", a.run);
     train_cfg_t tc;
     json_t *cfg = effective_config(&a, &tc);
     val_opts_t vo = {.num_beams = tc.num_beams, .max_length = tc.max_length, .min_length = tc.min_length,
                      .batch_size = tc.batch_size, .image_size = tc.image_size, .threads = (int)tc.threads};
-    char *ckpt = NULL;
-    if (a.resume && !(ckpt = ckpt_latest(a.run))) die("%s: no complete checkpoint to resume from", a.run);
     char *vocab = run_vocab(&a, &tc);
     tokenizer_t *tok = tok_load(vocab);
     char *log_path = path_join(a.run, "log.txt"), *metrics_path = path_join(a.run, "metrics.jsonl");

@@ -21,6 +21,7 @@ exits resume_without_checkpoint 1 blip-train "${tiny[@]}" --resume -o "$T/r0" "$
 
 # straight: 7 steps (epoch 0, epoch end with validation, 2 steps of epoch 1)
 ok straight blip-train "${tiny[@]}" --set max_steps=7 --val "$T/sh/val" -o "$T/a" "$T/sh/train"
+exits fresh_run_refuses_old_checkpoints 1 blip-train "${tiny[@]}" --set max_steps=7 -o "$T/a" "$T/sh/train"
 has config_saved "$T/a/config.json" '"max_steps": 7'
 same logged_steps "$(steps "$T/a" | wc -l)" 7
 has val_results "$T/a/val_epoch0.json" '"image_id": 500001'
@@ -32,6 +33,7 @@ ok no_temp_left test -z "$(ls -a "$T/a" | grep -e '^\.tmp-' -e '^\.old-')"
 
 # interrupted at 3 (mid-epoch), resumed with a larger max_steps from the saved config
 ok first_half blip-train "${tiny[@]}" --set max_steps=3 --val "$T/sh/val" -o "$T/b" "$T/sh/train"
+exits resume_keeps_batch_size 1 blip-train -o "$T/b" --resume --set batch_size=4 "$T/sh/train"
 ok resume blip-train -o "$T/b" --resume --set max_steps=7 --val "$T/sh/val" "$T/sh/train"
 same resume_identical_losses "$(steps "$T/b")" "$(steps "$T/a")"
 same resume_identical_weights "$(cmp "$T/a/checkpoint-7/model.safetensors" "$T/b/checkpoint-7/model.safetensors" && echo same)" same
