@@ -46,9 +46,10 @@ void rand_augment(image_t *im, rng_t *r, int N, int M);
 void hflip(image_t *im);
 
 /* BLIP's train transform after the crop is drawn: crop c of src (in src's
- * pixels) -> size x size RGB8 in out (allocated here), then flip and
- * RandomAugment(2, 5) with draws from r. */
-void train_transform(const image_t *src, crop_t c, int size, rng_t *r, image_t *out);
+ * pixels) -> size x size RGB8 in out (allocated here), then a horizontal
+ * flip with probability 0.5 when hflip (BLIP always flips), and
+ * RandomAugment(2, 5), with draws from r. */
+void train_transform(const image_t *src, crop_t c, int size, int hflip, rng_t *r, image_t *out);
 /* Map a crop drawn on a W x H image onto the same image decoded at
  * im->w x im->h (a DCT-scaled JPEG decode). */
 crop_t crop_rescale(crop_t c, int W, int H, const image_t *im);

@@ -91,7 +91,9 @@ static void make_sample(void *ctx, size_t i, int worker) {
         /* decode no larger than the crop needs to still reach S x S */
         int min_w = (int)ceil((double)S * rec->width / c.w), min_h = (int)ceil((double)S * rec->height / c.h);
         rc = image_decode_scaled(rec->image, rec->image_len, min_w, min_h, &src, err, sizeof err);
-        if (rc == 0) train_transform(&src, crop_rescale(c, (int)rec->width, (int)rec->height, &src), S, &r, &im);
+        if (rc == 0)
+            train_transform(&src, crop_rescale(c, (int)rec->width, (int)rec->height, &src), S, !l->cfg.no_flip, &r,
+                            &im);
         j->s->texts[i] = xstrdup(rec->caps[l->pair_cap[idx]].text);
     } else {
         rc = image_decode(rec->image, rec->image_len, &src, err, sizeof err);

@@ -27,6 +27,7 @@ typedef struct {
     int threads;             /* decode/augment threads; 0 = one per core */
     int prefetch;            /* batches prepared ahead (>= 1) */
     int train;               /* 1: train transform and captions; 0: test transform */
+    int no_flip;             /* train: skip BLIP's random horizontal flip */
     int rank, world;         /* data-parallel slice; 0 and 1 for one process */
     const tokenizer_t *tok;  /* frames captions when train */
 } loader_cfg_t;

@@ -22,6 +22,7 @@ typedef struct {
     int max_words, max_tokens;
     /* the run */
     int64_t seed, save_every, max_steps, keep_last, log_every, threads;
+    int hflip; /* 1: BLIP's random horizontal flip; 0: none (captions that say left/right) */
     const char *vocab;     /* vocab.txt for a model without one ("" = none) */
     /* model shape for random initialisation (--init brings its own) */
     int patch_size, vision_width, vision_depth, vision_heads, vision_mlp;

@@ -347,7 +347,8 @@ int main(int argc, char **argv) {
     t.opt.weight_decay = (float)tc.weight_decay;
     shard_set_t *shards = shard_open(a.train);
     loader_cfg_t lc = {.image_size = tc.image_size, .batch_size = tc.batch_size, .seed = (uint64_t)tc.seed,
-                       .threads = (int)tc.threads, .prefetch = 2, .train = 1, .world = 1, .tok = tok};
+                       .threads = (int)tc.threads, .prefetch = 2, .train = 1, .no_flip = !tc.hflip, .world = 1,
+                       .tok = tok};
     t.train = loader_new(shards, &lc);
     t.spe = (int64_t)loader_steps_per_epoch(t.train);
     if (t.spe == 0) die("%s: %llu pairs make no batch of %d", a.train,

@@ -93,14 +93,14 @@ TEST(train_transform_deterministic_per_stream) {
         rng_t r1, r2;
         rng_init(&r1, 42, s);
         rng_init(&r2, 42, s);
-        train_transform(&src, random_resized_crop(&r1, src.w, src.h, 0.5, 1, 0.75, 4.0 / 3), 32, &r1, &a);
-        train_transform(&src, random_resized_crop(&r2, src.w, src.h, 0.5, 1, 0.75, 4.0 / 3), 32, &r2, &b);
+        train_transform(&src, random_resized_crop(&r1, src.w, src.h, 0.5, 1, 0.75, 4.0 / 3), 32, 1, &r1, &a);
+        train_transform(&src, random_resized_crop(&r2, src.w, src.h, 0.5, 1, 0.75, 4.0 / 3), 32, 1, &r2, &b);
         CHECK(memcmp(a.px, b.px, 32 * 32 * 3) == 0);
         if (s > 0) {
             image_t c;
             rng_t r3;
             rng_init(&r3, 42, s - 1);
-            train_transform(&src, random_resized_crop(&r3, src.w, src.h, 0.5, 1, 0.75, 4.0 / 3), 32, &r3, &c);
+            train_transform(&src, random_resized_crop(&r3, src.w, src.h, 0.5, 1, 0.75, 4.0 / 3), 32, 1, &r3, &c);
             differ += memcmp(a.px, c.px, 32 * 32 * 3) != 0;
             image_free(&c);
         }
