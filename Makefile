@@ -9,7 +9,8 @@
 #   make install PREFIX=/usr/local
 #
 # Sources are discovered: tools/NAME.c becomes bin/NAME; libcommon/*.c and
-# kernels/cpu/*.c form build/libblip.a; tests/unit/test_*.c become unit tests.
+# kernels/cpu/*.c form build/libblip.a; tests/unit/test_*.c become unit tests;
+# tests/bench/NAME_bench.c become build/bench/NAME_bench for `make bench`.
 
 PREFIX   ?= /usr/local
 CUDA     ?= 0
@@ -54,6 +55,8 @@ UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT      = $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 ASAN_LIB_OBJ = $(LIB_SRC:%.c=build/asan/obj/%.o)
 ASAN_UNIT = $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
+BENCH_SRC = $(wildcard tests/bench/*_bench.c)
+BENCH     = $(BENCH_SRC:tests/bench/%.c=build/bench/%)
 ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 MANS      = $(wildcard man/*.1 man/*.5)
 
@@ -109,6 +112,10 @@ build/tests/%: tests/unit/%.c tests/unit/test.h build/libblip.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< build/libblip.a $(LIBS)
 
+build/bench/%: tests/bench/%.c build/libblip.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< build/libblip.a $(LIBS)
+
 build/asan/libblip.a: $(ASAN_LIB_OBJ)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
@@ -131,7 +138,7 @@ test:
 
 bench:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory -j$$(nproc) all
+	@$(MAKE) --no-print-directory -j$$(nproc) all $(BENCH)
 	@for b in tests/bench/*.sh; do BLIP_SHARED=$(SHARED) bash $$b || exit 1; done
 
 demo:
@@ -148,4 +155,4 @@ clean:
 	rm -rf build bin demo
 
 .SECONDARY:
--include $(shell find $(B)/obj $(B)/tests build/asan -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/tests build/asan build/bench -name '*.d' 2>/dev/null)

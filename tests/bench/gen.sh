@@ -6,18 +6,15 @@
 # BENCH_GEN_BATCHES (default 1) batches per case.
 set -eu
 cd "$(dirname "$0")/../.."
+[ -x build/bench/gen_bench ] || { echo "gen.sh: build/bench/gen_bench missing: run 'make bench'" >&2; exit 1; }
 N=${BENCH_GEN_BATCHES:-1}
-bin=$(mktemp -d)
-trap 'rm -rf "$bin"' EXIT
-${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -fopenmp -Ilibcommon -Ikernels -o "$bin/gen_bench" \
-  tests/bench/gen_bench.c build/libblip.a $(pkg-config --cflags --libs jansson openblas) -lm
 have_torch=0
 python3 -c 'import torch, transformers' 2>/dev/null && have_torch=1
 echo "blip-gen captions, BLIP-base random weights, $(nproc) cores, $N batch(es) per case"
 printf '  %-22s %12s %10s %12s %10s %8s\n' case blip-caps/s blip-toks hf-caps/s hf-toks speedup
 run() { # label, B, beams
   local label=$1 c p
-  c=$("$bin/gen_bench" "$2" "$3" "$N")
+  c=$(build/bench/gen_bench "$2" "$3" "$N")
   if [ "$have_torch" = 1 ]; then p=$(python3 tests/bench/gen_torch.py "$2" "$3" "$N" 2>/dev/null); else p="- - - - - -"; fi
   set -- $c $p
   awk -v l="$label" -v cs="$5" -v ct="$6" -v ps="${11}" -v pt="${12}" 'BEGIN {

@@ -6,11 +6,8 @@
 # BENCH_T tokens (default 20); side by side with PyTorch when it is installed.
 set -eu
 cd "$(dirname "$0")/../.."
+[ -x build/bench/model_bench ] || { echo "model.sh: build/bench/model_bench missing: run 'make bench'" >&2; exit 1; }
 T=${BENCH_T:-20}
-bin=$(mktemp -d)
-trap 'rm -rf "$bin"' EXIT
-${CC:-cc} -O2 -std=c11 -D_GNU_SOURCE -fopenmp -Ilibcommon -Ikernels -o "$bin/model_bench" \
-  tests/bench/model_bench.c build/libblip.a $(pkg-config --cflags --libs jansson openblas) -lm
 have_torch=0
 python3 -c 'import torch, transformers' 2>/dev/null && have_torch=1
 echo "BLIP captioner, $(nproc) cores; seconds per iteration, peak RSS"
@@ -18,7 +15,7 @@ printf '  %-34s %14s %10s %14s %10s %8s\n' case blip-s blip-MiB torch-s torch-Mi
 run() { # label, config, B, T, mode
   local label=$1; shift
   local c p
-  c=$("$bin/model_bench" "$@")
+  c=$(build/bench/model_bench "$@")
   if [ "$have_torch" = 1 ]; then p=$(python3 tests/bench/model_torch.py "$@" 2>/dev/null); else p="- - - - -"; fi
   set -- $c $p
   awk -v l="$label" -v cs="$4" -v cm="$5" -v ps="$9" -v pm="${10}" 'BEGIN {
