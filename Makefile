@@ -8,8 +8,9 @@
 #   make deps            install missing Debian packages (as root) or print the command
 #   make install PREFIX=/usr/local
 #
-# Sources are discovered: tools/NAME.c becomes bin/NAME; libcommon/*.c and
-# kernels/cpu/*.c form build/libblip.a; tests/unit/test_*.c become unit tests;
+# Sources are discovered: tools/NAME.c becomes bin/NAME; libcommon/*.c,
+# kernels/*.c and kernels/cpu/*.c (with CUDA=1 also kernels/cuda/*.cu) form
+# build/libblip.a; tests/unit/test_*.c become unit tests;
 # tests/bench/NAME_bench.c become build/bench/NAME_bench for `make bench`.
 
 PREFIX   ?= /usr/local
@@ -47,7 +48,7 @@ ALL_CFLAGS += -DBLIP_CUDA
 LIBS      += -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib -lcublasLt -lcublas -lnccl -lcudart -lstdc++ -ldl -lrt
 endif
 
-LIB_SRC   = $(wildcard libcommon/*.c) $(wildcard kernels/cpu/*.c)
+LIB_SRC   = $(wildcard libcommon/*.c) $(wildcard kernels/*.c) $(wildcard kernels/cpu/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(B)/obj/%.o) $(CUDA_OBJ)
 TOOL_SRC  = $(wildcard tools/*.c)
 TOOLS     = $(TOOL_SRC:tools/%.c=bin/%)

@@ -24,6 +24,7 @@
 #include "image.h"
 #include "jsonio.h"
 #include "model.h"
+#include "ops.h"
 #include "pool.h"
 #include "progress.h"
 #include "resize.h"
@@ -37,7 +38,8 @@ static const char *USAGE =
     "\n"
     "INPUT: shard directories, files or prefixes, - (a shard stream on stdin), or\n"
     "image files (JPEG/PNG); without INPUT, image paths are read from stdin.\n"
-    "      --device D               cpu (default) or cuda\n"
+    "      --device D               cpu (default), cuda or cuda:N\n"
+    "      --precision P            fp32 or bf16 (default: fp32 on cpu, bf16 on cuda)\n"
     "      --beams N                beam search with N beams (default 3; 1 = greedy)\n"
     "      --max-length N           tokens, the 4 of the prompt included (default 20)\n"
     "      --min-length N           likewise (default 5)\n"
@@ -204,9 +206,10 @@ static double parse_num(const char *s, const char *opt) {
 
 int main(int argc, char **argv) {
     err_init(argv[0]);
-    enum { O_DEVICE = 256, O_BEAMS, O_MAXLEN, O_MINLEN, O_SAMPLE, O_TOPP, O_SEED, O_REP, O_FORMAT, O_LEGACY };
+    enum { O_DEVICE = 256, O_PRECISION, O_BEAMS, O_MAXLEN, O_MINLEN, O_SAMPLE, O_TOPP, O_SEED, O_REP, O_FORMAT, O_LEGACY };
     static const struct option opts[] = {
         {"device", required_argument, 0, O_DEVICE},
+        {"precision", required_argument, 0, O_PRECISION},
         {"beams", required_argument, 0, O_BEAMS},
         {"max-length", required_argument, 0, O_MAXLEN},
         {"min-length", required_argument, 0, O_MINLEN},
@@ -222,7 +225,7 @@ int main(int argc, char **argv) {
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    const char *device = "cpu";
+    const char *device = "cpu", *precision = NULL;
     int beams = -1, max_len = -1, min_len = -1, sample = 0, legacy = 0, batch = 8, fmt = FMT_JSONL, jobs = 0;
     double top_p = -1, rep = -1;
     uint64_t seed = 0;
@@ -230,6 +233,7 @@ int main(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "b:j:vh", opts, NULL)) != -1) {
         switch (c) {
         case O_DEVICE: device = optarg; break;
+        case O_PRECISION: precision = optarg; break;
         case O_BEAMS: beams = parse_int(optarg, "--beams", 1); break;
         case O_MAXLEN: max_len = parse_int(optarg, "--max-length", 1); break;
         case O_MINLEN: min_len = parse_int(optarg, "--min-length", 0); break;
@@ -257,10 +261,9 @@ int main(int argc, char **argv) {
         }
     }
     if (optind >= argc) usage_die("give MODEL_DIR (see --help)");
-    if (strcmp(device, "cpu") && strcmp(device, "cuda")) usage_die("--device: cpu or cuda, not '%s'", device);
-    if (!strcmp(device, "cuda")) die("--device cuda: this build has no CUDA backend yet (use --device cpu)");
     if (sample && beams > 1) usage_die("--sample uses one beam (drop --beams %d)", beams);
     const char *dir = argv[optind++];
+    be_open(device, precision);
 
     /* model, tokenizer and settings, all checked before any image is read */
     blip_config_t mc;

@@ -5,7 +5,7 @@
 
 #include <math.h>
 
-void op_adamw(float *param, const float *grad, float *m, float *v, size_t n,
+void cpu_op_adamw(float *param, const float *grad, float *m, float *v, size_t n,
               const adamw_args_t *a) {
     float bc1 = 1.0f - powf(a->beta1, (float)a->t), bc2 = 1.0f - powf(a->beta2, (float)a->t);
     float step = a->lr / bc1, bc2_sqrt = sqrtf(bc2), decay = 1.0f - a->lr * a->weight_decay;

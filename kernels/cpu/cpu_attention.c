@@ -57,7 +57,7 @@ static bh_view_t view(const attn_shape_t *s, float *probs, int b, int h) {
 static const float *dropped_probs(const attn_shape_t *s, const bh_view_t *v, float *d) {
     if (s->p_drop <= 0.0f) return v->probs;
     size_t n = (size_t)s->Tq * s->Tk;
-    be_copy(d, v->probs, n * sizeof(float));
+    cpu_be_copy(d, v->probs, n * sizeof(float));
     cpu_dropout_at(d, n, s->p_drop, s->seed, s->stream, v->drop_off);
     return d;
 }
@@ -68,7 +68,7 @@ static float *thread_scratch(size_t per) {
     return cpu_scratch(SCR_ATTN, per * (size_t)omp_get_max_threads());
 }
 
-void op_attention(float *out, float *probs, const float *q, const float *k,
+void cpu_op_attention(float *out, float *probs, const float *q, const float *k,
                   const float *v, const attn_shape_t *s) {
     int C = s->H * s->hd;
     float scale = 1.0f / sqrtf((float)s->hd);
@@ -90,7 +90,7 @@ void op_attention(float *out, float *probs, const float *q, const float *k,
     }
 }
 
-void op_attention_backward(float *dq, float *dk, float *dv, const float *dout,
+void cpu_op_attention_backward(float *dq, float *dk, float *dv, const float *dout,
                            const float *probs, const float *q, const float *k,
                            const float *v, const attn_shape_t *s) {
     int C = s->H * s->hd, Tq = s->Tq, Tk = s->Tk;

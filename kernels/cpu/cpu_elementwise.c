@@ -7,22 +7,22 @@
 #include "cpu_internal.h"
 #include "rng.h"
 
-void op_zero(float *x, size_t n) {
+void cpu_op_zero(float *x, size_t n) {
 #pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) x[i] = 0.0f;
 }
 
-void op_add_inplace(float *y, const float *x, size_t n) {
+void cpu_op_add_inplace(float *y, const float *x, size_t n) {
 #pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
-void op_add(float *out, const float *a, const float *b, size_t n) {
+void cpu_op_add(float *out, const float *a, const float *b, size_t n) {
 #pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-void op_scale(float *x, float s, size_t n) {
+void cpu_op_scale(float *x, float s, size_t n) {
 #pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) x[i] *= s;
 }
@@ -43,10 +43,10 @@ static void reduce(float *out, const float *x, size_t n, int square) {
     *out = (float)total;
 }
 
-void op_sumsq(float *out, const float *x, size_t n) { reduce(out, x, n, 1); }
-void op_sum(float *out, const float *x, size_t n) { reduce(out, x, n, 0); }
+void cpu_op_sumsq(float *out, const float *x, size_t n) { reduce(out, x, n, 1); }
+void cpu_op_sum(float *out, const float *x, size_t n) { reduce(out, x, n, 0); }
 
-void op_gelu(float *out, const float *inp, size_t n) {
+void cpu_op_gelu(float *out, const float *inp, size_t n) {
 #pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float x = inp[i];
@@ -54,7 +54,7 @@ void op_gelu(float *out, const float *inp, size_t n) {
     }
 }
 
-void op_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
+void cpu_op_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
     const float inv_sqrt_2pi = 0.3989422804014327f;
 #pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
@@ -89,10 +89,10 @@ void cpu_dropout_at(float *x, size_t n, float p, uint64_t seed, uint64_t stream,
     }
 }
 
-void op_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t stream) {
+void cpu_op_dropout(float *x, size_t n, float p, uint64_t seed, uint64_t stream) {
     cpu_dropout_at(x, n, p, seed, stream, 0);
 }
 
-void op_dropout_backward(float *dx, size_t n, float p, uint64_t seed, uint64_t stream) {
+void cpu_op_dropout_backward(float *dx, size_t n, float p, uint64_t seed, uint64_t stream) {
     cpu_dropout_at(dx, n, p, seed, stream, 0);
 }

@@ -6,7 +6,7 @@
 
 #include <omp.h>
 
-void op_text_embed(float *out, const int32_t *ids, const float *wte,
+void cpu_op_text_embed(float *out, const int32_t *ids, const float *wte,
                    const float *wpe, int B, int T, int C, int pos0) {
 #pragma omp parallel for schedule(static) if ((size_t)B * T * C >= CPU_PAR_MIN)
     for (int bt = 0; bt < B * T; bt++) {
@@ -17,7 +17,7 @@ void op_text_embed(float *out, const int32_t *ids, const float *wte,
 }
 
 /* Rows can share a token id, so each thread owns a column range. */
-void op_text_embed_backward(float *dwte, float *dwpe, const float *dout,
+void cpu_op_text_embed_backward(float *dwte, float *dwpe, const float *dout,
                             const int32_t *ids, int B, int T, int C, int pos0, int pad_id) {
 #pragma omp parallel if ((size_t)B * T * C >= CPU_PAR_MIN)
     {
@@ -33,7 +33,7 @@ void op_text_embed_backward(float *dwte, float *dwpe, const float *dout,
     }
 }
 
-void op_patchify(float *patches, const float *pixels, int B, int Hi, int Wi, int P) {
+void cpu_op_patchify(float *patches, const float *pixels, int B, int Hi, int Wi, int P) {
     int gh = Hi / P, gw = Wi / P, K = 3 * P * P;
 #pragma omp parallel for schedule(static) if ((size_t)B * Hi * Wi * 3 >= CPU_PAR_MIN)
     for (int bp = 0; bp < B * gh * gw; bp++) {
@@ -48,7 +48,7 @@ void op_patchify(float *patches, const float *pixels, int B, int Hi, int Wi, int
     }
 }
 
-void op_vit_embed(float *out, const float *patch_out, const float *cls,
+void cpu_op_vit_embed(float *out, const float *patch_out, const float *cls,
                   const float *pos, int B, int NP, int C) {
     int T = NP + 1;
 #pragma omp parallel for schedule(static) if ((size_t)B * (NP + 1) * C >= CPU_PAR_MIN)
@@ -61,7 +61,7 @@ void op_vit_embed(float *out, const float *patch_out, const float *cls,
     }
 }
 
-void op_vit_embed_backward(float *dpatch_out, float *dcls, float *dpos,
+void cpu_op_vit_embed_backward(float *dpatch_out, float *dcls, float *dpos,
                            const float *dout, int B, int NP, int C) {
     int T = NP + 1;
     /* dpos[t] and dcls sum over the batch: parallel over positions. */

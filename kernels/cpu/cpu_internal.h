@@ -5,6 +5,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops.h"
+
+/* The CPU backend's entry points: cpu_op_zero, cpu_be_copy, ... */
+#define BLIP_OP(name, params, args) void cpu_##name params;
+#include "ops_list.h"
+#undef BLIP_OP
+void *cpu_alloc(size_t bytes);
+const char *cpu_describe(void);
+void cpu_open(const char *precision, int index);
+
+/* Strict mode (device "cpu-strict"): every buffer from cpu_alloc() is
+ * page-aligned and registered; cpu_guard(0) makes all registered buffers
+ * inaccessible (PROT_NONE) and cpu_guard(1) opens them again. */
+void cpu_strict_enable(void);
+void cpu_guard(int open);
+
 /* Work (elements, or multiply-adds / 16) below which an op runs on the
  * calling thread: for tiny tensors a parallel region costs more than it
  * saves, and far more when other processes hold the cores. */

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <omp.h>
 
-void op_layernorm(float *out, float *mean, float *rstd, const float *inp,
+void cpu_op_layernorm(float *out, float *mean, float *rstd, const float *inp,
                   const float *w, const float *b, int N, int C, float eps) {
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= CPU_PAR_MIN)
     for (int n = 0; n < N; n++) {
@@ -24,7 +24,7 @@ void op_layernorm(float *out, float *mean, float *rstd, const float *inp,
     }
 }
 
-void op_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
+void cpu_op_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
                            const float *inp, const float *w, const float *mean,
                            const float *rstd, int N, int C) {
     /* dinp, row by row */

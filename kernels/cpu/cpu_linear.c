@@ -36,7 +36,7 @@ void cpu_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
     }
 }
 
-void op_matmul(float *out, const float *inp, const float *w, const float *bias,
+void cpu_op_matmul(float *out, const float *inp, const float *w, const float *bias,
                int N, int C, int OC) {
     if (bias) {
 #pragma omp parallel for schedule(static) if ((size_t)N * OC >= CPU_PAR_MIN)
@@ -60,7 +60,7 @@ static void column_sums(float *dbias, const float *dout, int N, int OC) {
     }
 }
 
-void op_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
+void cpu_op_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                         const float *inp, const float *w, int N, int C, int OC) {
     if (dinp)
         cpu_gemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, 1.0f, dinp, C);

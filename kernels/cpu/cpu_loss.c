@@ -6,7 +6,7 @@
 
 #include <math.h>
 
-void op_crossentropy(float *losses, float *dlogits, const float *logits,
+void cpu_op_crossentropy(float *losses, float *dlogits, const float *logits,
                      const int32_t *targets, int N, int V, float eps,
                      int n_count, float dscale) {
     float inv_count = n_count > 0 ? 1.0f / (float)n_count : 0.0f;
