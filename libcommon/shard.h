@@ -76,6 +76,9 @@ void shard_writer_close(shard_writer_t *w, shard_stats_t *st);
 typedef struct shard_set shard_set_t;
 
 shard_set_t *shard_open(const char *path);
+/* Several file, directory or prefix paths (no streams) as one set, their
+ * records concatenated in argument order. */
+shard_set_t *shard_open_list(const char *const *paths, size_t n);
 /* Records in all files (streams: counted so far). */
 size_t shard_count(const shard_set_t *s);
 int shard_is_stream(const shard_set_t *s);

@@ -245,29 +245,42 @@ static FILE *open_stream_file(const char *path) {
     return f;
 }
 
-shard_set_t *shard_open(const char *path) {
-    shard_set_t *s = xcalloc(1, sizeof *s);
-    if (is_stream_path(path)) {
-        s->stream = xcalloc(1, sizeof *s->stream);
-        sha256_init(&s->stream->sha);
-        s->stream->f = open_stream_file(path);
-        s->stream->name = strcmp(path, "-") == 0 ? "<stdin>" : path;
-        return s;
-    }
+/* Append the shard files that `path` names (a file, directory or prefix). */
+static void add_path(shard_set_t *s, const char *path) {
+    size_t before = s->files.n;
     if (is_dir(path)) {
         if (!add_manifest(s, path)) {
             char *pat = path_join(path, "*.shard");
             add_glob(s, pat);
             free(pat);
         }
-        if (s->files.n == 0) die("%s: no shards in this directory", path);
+        if (s->files.n == before) die("%s: no shards in this directory", path);
     } else if (access(path, F_OK) == 0) {
         add_file(s, path);
     } else {
         char *pat = xasprintf("%s-[0-9]*.shard", path);
         add_glob(s, pat);
         free(pat);
-        if (s->files.n == 0) die("%s: no such shard file, directory or prefix", path);
+        if (s->files.n == before) die("%s: no such shard file, directory or prefix", path);
+    }
+}
+
+shard_set_t *shard_open(const char *path) {
+    if (!is_stream_path(path)) return shard_open_list(&path, 1);
+    shard_set_t *s = xcalloc(1, sizeof *s);
+    s->stream = xcalloc(1, sizeof *s->stream);
+    sha256_init(&s->stream->sha);
+    s->stream->f = open_stream_file(path);
+    s->stream->name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    return s;
+}
+
+shard_set_t *shard_open_list(const char *const *paths, size_t n) {
+    if (n == 0) die("no shard paths given");
+    shard_set_t *s = xcalloc(1, sizeof *s);
+    for (size_t i = 0; i < n; i++) {
+        if (is_stream_path(paths[i])) die("%s: a list of shard paths takes files, directories or prefixes, not streams", paths[i]);
+        add_path(s, paths[i]);
     }
     s->first = xmalloc((s->files.n + 1) * sizeof *s->first);
     s->first[0] = 0;

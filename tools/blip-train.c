@@ -4,8 +4,8 @@
  * loss, drop_last shuffled batches; checkpoints with exact resume and
  * epoch-end validation (captions, BLEU, CIDEr, best/ by CIDEr + Bleu_4).
  *
- *   blip-train -c CONFIG -o RUN [--init MODEL_DIR] [--val SHARDS] [--set K=V]... SHARDS
- *   blip-train -o RUN --resume [--set K=V]... SHARDS
+ *   blip-train -c CONFIG -o RUN [--init MODEL_DIR] [--val SHARDS] [--set K=V]... SHARDS...
+ *   blip-train -o RUN --resume [--set K=V]... SHARDS...
  *
  * RUN gets config.json (the effective recipe), vocab.txt, metrics.jsonl,
  * log.txt, checkpoint-STEP/ (train_ckpt.h), val_epochN.json and best/. */
@@ -34,9 +34,10 @@
 #include "train_eval.h"
 
 static const char *USAGE =
-    "Usage: blip-train -c CONFIG -o RUN_DIR [options] SHARDS\n"
-    "       blip-train -o RUN_DIR --resume [options] SHARDS\n"
+    "Usage: blip-train -c CONFIG -o RUN_DIR [options] SHARDS...\n"
+    "       blip-train -o RUN_DIR --resume [options] SHARDS...\n"
     "Fine-tune the BLIP captioner on packed shards with BLIP's caption recipe.\n"
+    "SHARDS: shard files, directories or prefixes, joined in this order.\n"
     "\n"
     "  -c, --config FILE   training recipe (configs/caption_coco.json, configs/demo.json);\n"
     "                      with --resume, default RUN_DIR/config.json\n"
@@ -51,8 +52,9 @@ static const char *USAGE =
     "  -h, --help          this help\n";
 
 typedef struct {
-    const char *config, *run, *init, *val, *train, *device;
-    int resume;
+    const char *config, *run, *init, *val, *device;
+    const char *const *train; /* SHARDS..., concatenated in this order */
+    int ntrain, resume;
     DA(const char *) sets;
 } args_t;
 
@@ -80,8 +82,9 @@ static void parse_args(args_t *a, int argc, char **argv) {
         default: usage_die("unknown option (see --help)");
         }
     }
-    if (optind != argc - 1) usage_die("expected one SHARDS path (a shard, directory or prefix)");
-    a->train = argv[optind];
+    if (optind == argc) usage_die("expected SHARDS paths (shards, directories or prefixes)");
+    a->train = (const char *const *)argv + optind;
+    a->ntrain = argc - optind;
     if (!a->run) usage_die("-o RUN_DIR is required");
     if (!a->config && !a->resume) usage_die("-c CONFIG is required for a new run");
     if (a->resume && a->init) usage_die("--init and --resume exclude each other");
@@ -345,13 +348,13 @@ int main(int argc, char **argv) {
     t.metrics = open_metrics(metrics_path, t.st.step);
     adamw_defaults(&t.opt);
     t.opt.weight_decay = (float)tc.weight_decay;
-    shard_set_t *shards = shard_open(a.train);
+    shard_set_t *shards = shard_open_list(a.train, (size_t)a.ntrain);
     loader_cfg_t lc = {.image_size = tc.image_size, .batch_size = tc.batch_size, .seed = (uint64_t)tc.seed,
                        .threads = (int)tc.threads, .prefetch = 2, .train = 1, .no_flip = !tc.hflip, .world = 1,
                        .tok = tok};
     t.train = loader_new(shards, &lc);
     t.spe = (int64_t)loader_steps_per_epoch(t.train);
-    if (t.spe == 0) die("%s: %llu pairs make no batch of %d", a.train,
+    if (t.spe == 0) die("%s%s: %llu pairs make no batch of %d", a.train[0], a.ntrain > 1 ? " ..." : "",
                         (unsigned long long)loader_samples(t.train), tc.batch_size);
     t.total = t.spe * tc.max_epoch;
     if (tc.max_steps > 0 && tc.max_steps < t.total) t.total = tc.max_steps;

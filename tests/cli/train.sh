@@ -43,3 +43,9 @@ same resume_identical_val "$(cmp "$T/a/val_epoch0.json" "$T/b/val_epoch0.json" &
 exits nan_stops 1 blip-train "${tiny[@]}" --set init_lr=1e30 --set min_lr=0 --set save_every=1 -o "$T/n" "$T/sh/train"
 has nan_names_step "$T/.err" 'step [0-9]+: loss is (nan|inf|-nan)'
 ok nan_keeps_checkpoint test -f "$T/n/checkpoint-1/model.safetensors"
+
+# several SHARDS paths are one data set, joined in argument order
+ok two_shard_paths blip-train "${tiny[@]}" --set max_steps=1 -o "$T/two" "$T/sh/train" "$T/sh/train"
+has two_paths_pairs "$T/two/log.txt" ': 80 pairs, 10 steps/epoch'
+exits missing_second_path 1 blip-train "${tiny[@]}" -o "$T/miss" "$T/sh/train" "$T/nope"
+has missing_path_named "$T/.err" 'nope: no such shard file'

@@ -208,6 +208,17 @@ TEST(eval_sees_every_image_once_with_the_test_transform) {
     shard_close(s);
 }
 
+TEST(several_shard_paths_join_in_argument_order) {
+    const char *paths[2] = {make_shard(), make_shard()};
+    shard_set_t *s = shard_open_list(paths, 2);
+    loader_cfg_t c = {.image_size = S, .batch_size = 5, .seed = 1, .threads = 2, .prefetch = 1, .world = 1};
+    run_t r = run_epoch(s, c, 0, 0);
+    CHECK_EQ_INT(r.ids.n, 2 * NIMG);
+    for (int i = 0; i < 2 * NIMG && (size_t)i < r.ids.n; i++) CHECK_EQ_INT(r.ids.v[i], 1000 + i % NIMG);
+    free_run(&r);
+    shard_close(s);
+}
+
 TEST(scaled_decode_reaches_the_minimum) {
     image_t im, out;
     image_alloc(&im, 64, 48);
