@@ -9,6 +9,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus /* the CUDA backend's .cu files report errors with these too */
+extern "C" {
+#endif
+
 #define UNUSED(x) ((void)(x))
 /* Hot loops get an AVX2 clone picked at load time (x86-64 only); the clones
  * compute the same results as the baseline code. */
@@ -58,5 +62,9 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
         da_reserve((a), (a)->n + 1);                                          \
         (a)->v[(a)->n++] = (x);                                               \
     } while (0)
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
