@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -25,13 +26,16 @@ __attribute__((constructor)) static void cpu_backend_init(void) { openblas_set_n
 typedef struct { void *p; size_t bytes; } region_t;
 static int strict;
 static DA(region_t) regions;
+static pthread_mutex_t regions_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void cpu_strict_enable(void) { strict = 1; }
 
 void cpu_guard(int open) {
+    pthread_mutex_lock(&regions_lock);
     for (size_t i = 0; i < regions.n; i++)
         if (mprotect(regions.v[i].p, regions.v[i].bytes, open ? PROT_READ | PROT_WRITE : PROT_NONE))
             die("cpu-strict: mprotect: %s", strerror(errno));
+    pthread_mutex_unlock(&regions_lock);
 }
 
 void *cpu_alloc(size_t bytes) {
@@ -41,13 +45,19 @@ void *cpu_alloc(size_t bytes) {
     void *p = aligned_alloc(align, rounded);
     if (!p) die("out of memory allocating %zu bytes", bytes);
     memset(p, 0, rounded);
-    if (strict) da_push(&regions, ((region_t){p, rounded}));
+    if (strict) {
+        pthread_mutex_lock(&regions_lock);
+        da_push(&regions, ((region_t){p, rounded}));
+        pthread_mutex_unlock(&regions_lock);
+    }
     return p;
 }
 
 void cpu_be_free(void *dev) {
+    pthread_mutex_lock(&regions_lock);
     for (size_t i = 0; i < regions.n; i++)
         if (regions.v[i].p == dev) regions.v[i] = regions.v[--regions.n];
+    pthread_mutex_unlock(&regions_lock);
     free(dev);
 }
 

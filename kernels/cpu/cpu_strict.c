@@ -6,20 +6,39 @@
  * tests, as it would misbehave on a GPU. */
 #include "cpu_internal.h"
 
+#include <pthread.h>
+
+/* Calls may come from several host threads at once (parallel weight
+ * upload): buffers open with the first call in and close with the last out. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int inside;
+
+static void enter(void) {
+    pthread_mutex_lock(&lock);
+    if (inside++ == 0) cpu_guard(1);
+    pthread_mutex_unlock(&lock);
+}
+
+static void leave(void) {
+    pthread_mutex_lock(&lock);
+    if (--inside == 0) cpu_guard(0);
+    pthread_mutex_unlock(&lock);
+}
+
 static void strict_open(const char *precision, int index) {
     cpu_open(precision, index);
     cpu_strict_enable();
 }
 
 static void *strict_alloc(size_t bytes) {
-    cpu_guard(1);
+    enter();
     void *p = cpu_alloc(bytes);
-    cpu_guard(0);
+    leave();
     return p;
 }
 
 #define BLIP_OP(name, params, args) \
-    static void strict_##name params { cpu_guard(1); cpu_##name args; cpu_guard(0); }
+    static void strict_##name params { enter(); cpu_##name args; leave(); }
 #include "ops_list.h"
 #undef BLIP_OP
 
