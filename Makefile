@@ -1,7 +1,8 @@
 # Makefile - builds the blip tools into bin/, runs their tests and benchmarks.
 #
 #   make                 every tool, CPU backend
-#   make CUDA=1          also the CUDA code (nvcc -arch=$(CUDA_ARCH); cuBLAS, cuBLASLt, NCCL)
+#   make CUDA=1          also the CUDA backend (nvcc -arch=$(CUDA_ARCH); cuBLAS, cuBLASLt,
+#                        NCCL) and the GPU checks build/cuda/gpu/* for tests/gpu/run
 #   make test            dependencies, build, unit tests (plain and ASan+UBSan), CLI tests
 #   make bench           throughput benchmarks (tests/bench/*.sh)
 #   make demo            synthetic COCO -> packed shards -> ... (pipelines/demo.mk)
@@ -44,8 +45,17 @@ ALL_NVCCFLAGS = -arch=$(CUDA_ARCH) -std=c++17 -Ilibcommon -Ikernels -MMD -MP \
                 -Xcompiler -Wall,-Wextra,-Wno-unused-parameter $(NVCCFLAGS)
 CUDA_SRC  = $(wildcard kernels/cuda/*.cu)
 CUDA_OBJ  = $(CUDA_SRC:%.cu=$(B)/obj/%.o)
-ALL_CFLAGS += -DBLIP_CUDA
-LIBS      += -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib -lcublasLt -lcublas -lnccl -lcudart -lstdc++ -ldl -lrt
+ALL_CFLAGS += -DBLIP_CUDA -I$(CUDA_HOME)/include
+# The GPU machine runs a stock CUDA image without Debian's libraries: those
+# are linked statically (libgomp and libgfortran too), CUDA's runtime as
+# well; cuBLAS, cuBLASLt and NCCL are the image's own shared libraries.
+STATIC_PKGS = $(filter-out ompi-c,$(PKGS))
+LIBS       = -Wl,--as-needed -Wl,-Bstatic \
+             $(filter-out -lm -lpthread -pthread,$(shell pkg-config --static --libs $(STATIC_PKGS) 2>/dev/null)) \
+             -lquadmath -lgomp -Wl,-Bdynamic \
+             $(if $(filter ompi-c,$(PKGS)),$(shell pkg-config --libs ompi-c 2>/dev/null)) \
+             -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib -lcublasLt -lcublas -lnccl -lcudart_static \
+             -lstdc++ -lm -pthread -ldl -lrt
 endif
 
 LIB_SRC   = $(wildcard libcommon/*.c) $(wildcard kernels/*.c) $(wildcard kernels/cpu/*.c)
@@ -56,6 +66,8 @@ UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT      = $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 ASAN_LIB_OBJ = $(LIB_SRC:%.c=build/asan/obj/%.o)
 ASAN_UNIT = $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
+GPU_SRC   = $(if $(filter 1,$(CUDA)),$(wildcard tests/gpu/*.c))
+GPU_BIN   = $(GPU_SRC:tests/gpu/%.c=$(B)/gpu/%)
 BENCH_SRC = $(wildcard tests/bench/*_bench.c)
 BENCH     = $(BENCH_SRC:tests/bench/%.c=build/bench/%)
 ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -64,7 +76,7 @@ MANS      = $(wildcard man/*.1 man/*.5)
 .PHONY: FORCE all deps check-deps test unit asan bench demo install clean
 .DEFAULT_GOAL := all
 
-all: build/.deps-ok $(TOOLS)
+all: build/.deps-ok $(TOOLS) $(GPU_BIN)
 
 # --- dependencies -----------------------------------------------------------
 
@@ -112,6 +124,11 @@ build/.bin-config: FORCE
 build/tests/%: tests/unit/%.c tests/unit/test.h build/libblip.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< build/libblip.a $(LIBS)
+
+# GPU checks (tests/gpu/run runs them on a GPU machine): CUDA builds only.
+$(B)/gpu/%: tests/gpu/%.c tests/unit/test.h $(B)/libblip.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(B)/libblip.a $(LIBS)
 
 build/bench/%: tests/bench/%.c build/libblip.a
 	@mkdir -p $(@D)
