@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "fileio.h"
-#include "jsonio.h"
+#include "jsontape.h"
 
 static void add_caption(coco_image_t *im, int64_t id, const char *text) {
     coco_caption_t c = {id, xstrdup(text)};
@@ -75,109 +75,102 @@ static const char *split_from_name(const char *path) {
 }
 
 void coco_load_captions(coco_set_t *set, const char *path, const char *split, const char *image_dir) {
-    json_t *root = json_load_path(path);
+    jt_doc_t doc = {0};
+    const jt_t *root = jt_load_path(&doc, path);
     if (!split) split = split_from_name(path);
     if (!split) split = "all";
-    json_t *images = json_need(root, "images", JSON_ARRAY, path);
-    json_t *anns = json_need(root, "annotations", JSON_ARRAY, path);
-    size_t first = set->images.n, i;
-    json_t *v;
-    json_array_foreach(images, i, v) {
-        char where[512];
-        snprintf(where, sizeof where, "%s: images[%zu]", path, i);
-        int64_t id = json_need_int(v, "id", where);
-        const char *fn = json_opt_str(v, "file_name", where);
+    const jt_t *images = jt_need(root, "images", JT_ARRAY, "%s", path);
+    const jt_t *anns = jt_need(root, "annotations", JT_ARRAY, "%s", path);
+    size_t first = set->images.n;
+    const jt_t *v = jt_first(images);
+    for (size_t i = 0; i < images->len; i++, v = jt_next(v)) {
+        int64_t id = jt_need_int(v, "id", "%s: images[%zu]", path, i);
+        const char *fn = jt_opt_str(v, "file_name", "%s: images[%zu]", path, i);
         char *file = fn ? (image_dir ? path_join(image_dir, fn) : xstrdup(fn)) : xstrdup("");
         coco_image_t *im = add_image(set, id, file, split);
-        im->width = (int)json_opt_int(v, "width", 0, where);
-        im->height = (int)json_opt_int(v, "height", 0, where);
+        im->width = (int)jt_opt_int(v, "width", 0, "%s: images[%zu]", path, i);
+        im->height = (int)jt_opt_int(v, "height", 0, "%s: images[%zu]", path, i);
     }
     coco_set_t view = {0}; /* index over this file's images only */
     view.images.v = set->images.v + first;
     view.images.n = set->images.n - first;
-    json_array_foreach(anns, i, v) {
-        char where[512];
-        snprintf(where, sizeof where, "%s: annotations[%zu]", path, i);
-        int64_t image_id = json_need_int(v, "image_id", where);
-        int64_t id = json_need_int(v, "id", where);
-        const char *text = json_need_str(v, "caption", where);
+    v = jt_first(anns);
+    for (size_t i = 0; i < anns->len; i++, v = jt_next(v)) {
+        int64_t image_id = jt_need_int(v, "image_id", "%s: annotations[%zu]", path, i);
+        int64_t id = jt_need_int(v, "id", "%s: annotations[%zu]", path, i);
+        const char *text = jt_need_str(v, "caption", "%s: annotations[%zu]", path, i);
         long k = coco_find(&view, image_id);
-        if (k < 0) die("%s: image_id %lld is not in \"images\"", where, (long long)image_id);
+        if (k < 0) die("%s: annotations[%zu]: image_id %lld is not in \"images\"", path, i, (long long)image_id);
         add_caption(&set->images.v[first + (size_t)k], id, text);
     }
     free(view.slots);
-    json_decref(root);
+    jt_free(&doc);
 }
 
 /* Karpathy's dataset_coco.json: {"images": [{filepath, filename, cocoid, split, sentences}]} */
-static void load_karpathy_dataset(coco_set_t *set, json_t *images, const char *path) {
-    size_t i, j;
-    json_t *v, *s;
-    json_array_foreach(images, i, v) {
-        char where[512];
-        snprintf(where, sizeof where, "%s: images[%zu]", path, i);
-        const char *dir = json_opt_str(v, "filepath", where);
-        const char *fn = json_need_str(v, "filename", where);
-        const char *split = json_need_str(v, "split", where);
+static void load_karpathy_dataset(coco_set_t *set, const jt_t *images, const char *path) {
+    const jt_t *v = jt_first(images);
+    for (size_t i = 0; i < images->len; i++, v = jt_next(v)) {
+        const char *dir = jt_opt_str(v, "filepath", "%s: images[%zu]", path, i);
+        const char *fn = jt_need_str(v, "filename", "%s: images[%zu]", path, i);
+        const char *split = jt_need_str(v, "split", "%s: images[%zu]", path, i);
         if (strcmp(split, "restval") == 0) split = "train";
-        int64_t id = json_object_get(v, "cocoid") ? json_need_int(v, "cocoid", where) : coco_id_from_filename(fn);
-        if (id < 0) die("%s: no \"cocoid\" and no image id in file name \"%s\"", where, fn);
+        int64_t id = jt_get(v, "cocoid") ? jt_need_int(v, "cocoid", "%s: images[%zu]", path, i)
+                                         : coco_id_from_filename(fn);
+        if (id < 0) die("%s: images[%zu]: no \"cocoid\" and no image id in file name \"%s\"", path, i, fn);
         coco_image_t *im = add_image(set, id, dir ? path_join(dir, fn) : xstrdup(fn), split);
-        json_array_foreach(json_need(v, "sentences", JSON_ARRAY, where), j, s) {
-            char swhere[600];
-            snprintf(swhere, sizeof swhere, "%s.sentences[%zu]", where, j);
-            add_caption(im, json_opt_int(s, "sentid", (int64_t)j, swhere), json_need_str(s, "raw", swhere));
-        }
+        const jt_t *sents = jt_need(v, "sentences", JT_ARRAY, "%s: images[%zu]", path, i);
+        const jt_t *s = jt_first(sents);
+        for (size_t j = 0; j < sents->len; j++, s = jt_next(s))
+            add_caption(im, jt_opt_int(s, "sentid", (int64_t)j, "%s: images[%zu].sentences[%zu]", path, i, j),
+                        jt_need_str(s, "raw", "%s: images[%zu].sentences[%zu]", path, i, j));
     }
 }
 
 /* BLIP's coco_karpathy_*.json: [{"image": "val2014/...jpg", "caption": str | [str]}] */
-static void load_blip_karpathy(coco_set_t *set, json_t *arr, const char *path) {
+static void load_blip_karpathy(coco_set_t *set, const jt_t *arr, const char *path) {
     const char *split = split_from_name(path);
     if (!split) die("%s: cannot tell the split (train, val or test) from the file name", path);
     size_t first = set->images.n, i;
     int64_t ncaps = 0; /* annotation id: the caption's position in the file */
-    json_t *v;
     coco_set_t view = {0}; /* this file's images, to group per-caption entries */
-    json_array_foreach(arr, i, v) {
-        char where[512];
-        snprintf(where, sizeof where, "%s: [%zu]", path, i);
-        const char *file = json_need_str(v, "image", where);
+    const jt_t *v = jt_first(arr);
+    for (i = 0; i < arr->len; i++, v = jt_next(v)) {
+        const char *file = jt_need_str(v, "image", "%s: [%zu]", path, i);
         int64_t id = coco_id_from_filename(file);
-        if (id < 0) die("%s: no image id in file name \"%s\"", where, file);
+        if (id < 0) die("%s: [%zu]: no image id in file name \"%s\"", path, i, file);
         view.images.v = set->images.v + first;
         view.images.n = set->images.n - first;
         long k = coco_find(&view, id);
         coco_image_t *im = k >= 0 ? &set->images.v[first + (size_t)k] : add_image(set, id, xstrdup(file), split);
-        json_t *cap = json_object_get(v, "caption");
-        if (json_is_string(cap)) {
-            add_caption(im, ncaps++, json_string_value(cap));
-        } else if (json_is_array(cap)) {
-            size_t j;
-            json_t *c;
-            json_array_foreach(cap, j, c) {
-                if (!json_is_string(c)) die("%s: caption[%zu] should be a string", where, j);
-                add_caption(im, ncaps++, json_string_value(c));
+        const jt_t *cap = jt_get(v, "caption");
+        if (cap && cap->type == JT_STRING) {
+            add_caption(im, ncaps++, cap->u.s);
+        } else if (cap && cap->type == JT_ARRAY) {
+            const jt_t *c = jt_first(cap);
+            for (size_t j = 0; j < cap->len; j++, c = jt_next(c)) {
+                if (c->type != JT_STRING) die("%s: [%zu]: caption[%zu] should be a string", path, i, j);
+                add_caption(im, ncaps++, c->u.s);
             }
         } else {
-            die("%s: field \"caption\" should be a string or an array of strings", where);
+            die("%s: [%zu]: field \"caption\" should be a string or an array of strings", path, i);
         }
     }
     free(view.slots);
 }
 
 void coco_load_karpathy(coco_set_t *set, const char *path) {
-    json_t *root = json_load_path(path);
-    if (json_is_object(root) && json_is_array(json_object_get(root, "images")) &&
-        !json_object_get(root, "annotations"))
-        load_karpathy_dataset(set, json_object_get(root, "images"), path);
-    else if (json_is_array(root))
+    jt_doc_t doc = {0};
+    const jt_t *root = jt_load_path(&doc, path), *images = jt_get(root, "images");
+    if (images && images->type == JT_ARRAY && !jt_get(root, "annotations"))
+        load_karpathy_dataset(set, images, path);
+    else if (root->type == JT_ARRAY)
         load_blip_karpathy(set, root, path);
-    else if (json_is_object(root) && json_object_get(root, "annotations"))
+    else if (jt_get(root, "annotations"))
         die("%s: this is a COCO caption file, not a Karpathy split; give it as COCO_ROOT/annotations", path);
     else
         die("%s: not a Karpathy split file (expected dataset_coco.json or BLIP's coco_karpathy_*.json)", path);
-    json_decref(root);
+    jt_free(&doc);
 }
 
 void coco_free(coco_set_t *set) {

@@ -17,7 +17,7 @@
 #include "coco.h"
 #include "err.h"
 #include "fileio.h"
-#include "jsonio.h"
+#include "jsontape.h"
 #include "metrics.h"
 #include "progress.h"
 
@@ -42,54 +42,47 @@ typedef struct {
 } result_t;
 typedef DA(result_t) results_t;
 
-/* One result object; errors name its place and, once known, its image id. */
-static void add_result(results_t *rs, json_t *obj, const char *where) {
-    result_t r = {json_need_int(obj, "image_id", where), NULL};
-    char *w = xasprintf("%s (image_id %lld)", where, (long long)r.id);
-    r.caption = json_need_str(obj, "caption", w);
-    free(w);
+/* One result object, named in errors by its place (NAME: result [i] in an
+ * array, NAME:LINE in JSON lines) and, once known, its image id. */
+static void add_result(results_t *rs, const jt_t *obj, const char *name, size_t pos, int lines) {
+    result_t r;
+    r.id = jt_need_int(obj, "image_id", lines ? "%s:%zu" : "%s: result [%zu]", name, pos);
+    r.caption = jt_need_str(obj, "caption", lines ? "%s:%zu (image_id %lld)" : "%s: result [%zu] (image_id %lld)",
+                            name, pos, (long long)r.id);
     da_push(rs, r);
 }
 
-/* Parses RESULTS (array or JSON lines); the returned JSON owns the strings. */
-static json_t *load_results(const char *path, results_t *rs) {
+/* Parses RESULTS (array or JSON lines) into doc, which owns the captions. */
+static void load_results(const char *path, jt_doc_t *doc, results_t *rs) {
     const char *name = strcmp(path, "-") ? path : "<stdin>";
     size_t len;
     char *buf = read_file(strcmp(path, "-") ? path : "/dev/stdin", &len);
     size_t first = strspn(buf, " \t\r\n");
-    json_t *keep = json_array();
     if (buf[first] == '[') {
-        json_t *arr = json_load_buf(buf, len, name);
-        if (!json_is_array(arr)) die("%s: expected a JSON array of results", name);
-        size_t i;
-        json_t *v;
-        json_array_foreach(arr, i, v) {
-            char where[64 + 4096];
-            snprintf(where, sizeof where, "%s: result [%zu]", name, i);
-            add_result(rs, v, where);
-        }
-        json_array_append_new(keep, arr);
+        const jt_t *arr = jt_load_buf(doc, buf, len, name), *v = jt_first(arr);
+        for (size_t i = 0; i < arr->len; i++, v = jt_next(v)) add_result(rs, v, name, i, 0);
     } else {
+        DA(size_t) roots = {0}, linenos = {0};
         size_t lineno = 0;
         for (char *line = buf; line < buf + len;) {
             char *nl = memchr(line, '\n', (size_t)(buf + len - line));
             size_t ll = nl ? (size_t)(nl - line) : (size_t)(buf + len - line);
             lineno++;
             if (strspn(line, " \t\r") < ll) {
-                json_error_t e;
-                json_t *v = json_loadb(line, ll, JSON_DECODE_ANY, &e);
-                if (!v) die("%s:%zu:%d: malformed JSON: %s", name, lineno, e.column, e.text);
-                char where[64 + 4096];
-                snprintf(where, sizeof where, "%s:%zu", name, lineno);
-                add_result(rs, v, where);
-                json_array_append_new(keep, v);
+                jt_error_t e;
+                long root = jt_parse(doc, line, ll, 0, &e);
+                if (root < 0) die("%s:%zu:%ld: malformed JSON: %s", name, lineno, e.col, e.text);
+                da_push(&roots, (size_t)root);
+                da_push(&linenos, lineno);
             }
             line += ll + 1;
         }
+        for (size_t i = 0; i < roots.n; i++) add_result(rs, &doc->v.v[roots.v[i]], name, linenos.v[i], 1);
+        free(roots.v);
+        free(linenos.v);
     }
     free(buf);
     if (!rs->n) die("%s: no results", name);
-    return keep;
 }
 
 static unsigned parse_metrics(const char *list) {
@@ -188,7 +181,8 @@ int main(int argc, char **argv) {
     coco_set_t set = {0};
     coco_load_captions(&set, refs_path, NULL, NULL);
     results_t rs = {0};
-    json_t *keep = load_results(res_path, &rs);
+    jt_doc_t res_doc = {0};
+    load_results(res_path, &res_doc, &rs);
     const char *res_name = strcmp(res_path, "-") ? res_path : "<stdin>";
 
     /* Each result to its image; REFS order is the evaluation order. */
@@ -235,7 +229,7 @@ int main(int argc, char **argv) {
     free(cand);
     free(per);
     free(rs.v);
-    json_decref(keep);
+    jt_free(&res_doc);
     coco_free(&set);
     return 0;
 }
