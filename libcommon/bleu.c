@@ -22,10 +22,14 @@ static void bleu_from_counts(const long long correct[4], const long long guess[4
         for (int k = 0; k < 4; k++) out[k] *= exp(1 - 1 / ratio);
 }
 
-void bleu_score(const corpus_t *c, double corpus[4], double (*per_image)[4], bleu_totals_t *totals) {
+void bleu_corpus(const bleu_totals_t *t, double out[4]) {
+    bleu_from_counts(t->correct, t->guess, t->testlen, t->reflen, out);
+}
+
+void bleu_score(const corpus_t *c, double (*per_image)[4], bleu_totals_t *totals) {
     uint32_t *maxc = xcalloc(c->nngrams ? c->nngrams : 1, sizeof *maxc);
     uint32_t *stamp = xcalloc(c->nngrams ? c->nngrams : 1, sizeof *stamp);
-    bleu_totals_t t = {0};
+    bleu_totals_t *t = totals;
     for (size_t i = 0; i < c->n; i++) {
         const sent_t *h = &c->cand[i];
         long long testlen = h->nwords, reflen = -1, correct[4] = {0}, guess[4];
@@ -45,15 +49,13 @@ void bleu_score(const corpus_t *c, double corpus[4], double (*per_image)[4], ble
                 uint32_t id = h->g[j].id, m = stamp[id] == i + 1 ? maxc[id] : 0;
                 correct[k] += h->g[j].count < m ? h->g[j].count : m;
             }
-            t.guess[k] += guess[k];
-            t.correct[k] += correct[k];
+            t->guess[k] += guess[k];
+            t->correct[k] += correct[k];
         }
-        t.testlen += testlen;
-        t.reflen += reflen;
+        t->testlen += testlen;
+        t->reflen += reflen;
         if (per_image) bleu_from_counts(correct, guess, testlen, reflen, per_image[i]);
     }
-    bleu_from_counts(t.correct, t.guess, t.testlen, t.reflen, corpus);
-    if (totals) *totals = t;
     free(maxc);
     free(stamp);
 }

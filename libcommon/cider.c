@@ -2,9 +2,10 @@
  * each n-gram over the evaluated images' references, idf against
  * log(number of images), tf-idf vectors per order n = 1..4, clipped cosine
  * similarity with a Gaussian length penalty (sigma 6, lengths counted in
- * bigrams), mean over orders and references, times 10; numpy mean over
- * images. Sums run in pycocoevalcap's order; x**2 and e**x go through libm's
- * pow() as Python and numpy do, so every image's score is bit-identical. */
+ * bigrams), mean over orders and references, times 10 (the corpus score
+ * is the numpy mean over images, metrics.c). Sums run in pycocoevalcap's
+ * order; x**2 and e**x go through libm's pow() as Python and numpy do, so
+ * every image's score is bit-identical. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -43,29 +44,37 @@ static void counts2vec(const sent_t *s, const double *idf_log, double ref_len, d
     }
 }
 
-void cider_score(const corpus_t *c, double *corpus, double *per_image) {
-    size_t ng = c->nngrams ? c->nngrams : 1;
-    uint32_t *df = xcalloc(ng, sizeof *df), *stamp = xcalloc(ng, sizeof *stamp);
-    size_t maxg = 1;
-    for (size_t i = 0; i < c->n; i++) {
-        if (c->cand[i].off[NGRAM_MAX] > maxg) maxg = c->cand[i].off[NGRAM_MAX];
+void cider_df(const corpus_t *c, uint32_t *df) {
+    uint32_t *stamp = xcalloc(c->nngrams ? c->nngrams : 1, sizeof *stamp);
+    for (size_t i = 0; i < c->n; i++)
         for (size_t r = 0; r < c->items[i].nrefs; r++) {
             const sent_t *s = &c->refs[i][r];
-            if (s->off[NGRAM_MAX] > maxg) maxg = s->off[NGRAM_MAX];
             for (uint32_t j = 0; j < s->off[NGRAM_MAX]; j++)
                 if (stamp[s->g[j].id] != i + 1) stamp[s->g[j].id] = (uint32_t)i + 1, df[s->g[j].id]++;
         }
-    }
-    /* log(max(1, df)) per n-gram: df counts images, so tabulate log(0..n). */
-    double *logn = xmalloc((c->n + 1) * sizeof *logn);
-    for (size_t k = 0; k <= c->n; k++) logn[k] = k <= 1 ? 0.0 : log((double)k);
-    double *idf_log = xmalloc(ng * sizeof *idf_log), *sq1 = xmalloc(ng * sizeof *sq1);
-    for (size_t g = 0; g < ng; g++) idf_log[g] = logn[df[g]], sq1[g] = -1.0;
-    double ref_len = log((double)c->n);
+    free(stamp);
+}
 
-    double *rvec = xcalloc(ng, sizeof *rvec), *score = xmalloc((c->n ? c->n : 1) * sizeof *score);
+void cider_idf(const uint32_t *df, size_t ngrams, size_t nimages, double *idf_log) {
+    /* df counts images: tabulate log(0..nimages) */
+    double *logn = xmalloc((nimages + 1) * sizeof *logn);
+    for (size_t k = 0; k <= nimages; k++) logn[k] = k <= 1 ? 0.0 : log((double)k);
+    for (size_t g = 0; g < ngrams; g++) idf_log[g] = logn[df[g]];
+    free(logn);
+}
+
+void cider_score(const corpus_t *c, const double *idf_log, size_t nimages, double *score) {
+    size_t ng = c->nngrams ? c->nngrams : 1, maxg = 1;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->cand[i].off[NGRAM_MAX] > maxg) maxg = c->cand[i].off[NGRAM_MAX];
+        for (size_t r = 0; r < c->items[i].nrefs; r++)
+            if (c->refs[i][r].off[NGRAM_MAX] > maxg) maxg = c->refs[i][r].off[NGRAM_MAX];
+    }
+    double ref_len = log((double)nimages), *sq1 = xmalloc(ng * sizeof *sq1);
+    for (size_t g = 0; g < ng; g++) sq1[g] = -1.0;
+    uint32_t *stamp = xcalloc(ng, sizeof *stamp);
+    double *rvec = xcalloc(ng, sizeof *rvec);
     tfidf_t h = {.vec = xmalloc(maxg * sizeof(double))}, r = {.vec = xmalloc(maxg * sizeof(double))};
-    for (size_t g = 0; g < ng; g++) stamp[g] = 0;
     uint32_t serial = 0;
     for (size_t i = 0; i < c->n; i++) {
         const sent_t *hs = &c->cand[i];
@@ -95,16 +104,10 @@ void cider_score(const corpus_t *c, double *corpus, double *per_image) {
         avg /= (double)c->items[i].nrefs;
         avg *= 10.0;
         score[i] = avg;
-        if (per_image) per_image[i] = avg;
     }
-    *corpus = np_mean(score, c->n);
-    free(df);
-    free(stamp);
-    free(logn);
-    free(idf_log);
     free(sq1);
+    free(stamp);
     free(rvec);
-    free(score);
     free(h.vec);
     free(r.vec);
 }

@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "metrics_internal.h"
+#include "pool.h"
 #include "progress.h"
 #include "ptbtok.h"
 
@@ -34,32 +35,127 @@ static double pairwise_sum(const double *a, size_t n) {
 
 double np_mean(const double *v, size_t n) { return pairwise_sum(v, n) / (double)n; }
 
-void score_corpus(const score_item_t *items, size_t n, unsigned metrics, scores_t *corpus,
-                  scores_t *per_image, bleu_totals_t *totals) {
+/* The work of score_corpus_parts: slice t is images [lo[t], lo[t + 1]). */
+typedef struct {
+    const score_item_t *items;
+    unsigned metrics;
+    size_t n, parts, *lo;
+    corpus_t *c;            /* per slice (BLEU, CIDEr) */
+    bleu_totals_t *btot;    /* per slice */
+    uint32_t **df;          /* per slice: CIDEr document frequencies by its ids */
+    double **idf;           /* per slice: CIDEr log(df) by its ids */
+    double (*bleu)[4];      /* per image, NULL when not wanted */
+    double *rouge, *cider;  /* per image */
+} job_t;
+
+/* Slice t: n-grams, BLEU, ROUGE-L and CIDEr's document frequencies. */
+static void score_slice(void *ctx, size_t t, int worker) {
+    job_t *j = ctx;
+    size_t lo = j->lo[t], n = j->lo[t + 1] - lo;
+    corpus_t *c = &j->c[t];
+    if (j->metrics & (METRIC_BLEU | METRIC_CIDER)) corpus_build(c, j->items + lo, n);
+    if (j->metrics & METRIC_BLEU) bleu_score(c, j->bleu ? j->bleu + lo : NULL, &j->btot[t]);
+    if (j->metrics & METRIC_CIDER) cider_df(c, j->df[t] = xcalloc(c->nngrams ? c->nngrams : 1, sizeof(uint32_t)));
+    if (j->metrics & METRIC_ROUGE) rouge_score(j->items + lo, n, j->rouge + lo);
+}
+
+static void cider_slice(void *ctx, size_t t, int worker) {
+    job_t *j = ctx;
+    cider_score(&j->c[t], j->idf[t], j->n, j->cider + j->lo[t]);
+}
+
+/* CIDEr's idf over all slices: slice 0's tables take every slice's n-grams,
+ * document frequencies are summed by those ids, and each slice gets log(df)
+ * by its own ids. */
+static void cider_merge(job_t *j) {
+    corpus_t *c0 = &j->c[0];
+    uint32_t n0 = c0->nngrams, **map = xcalloc(j->parts, sizeof *map);
+    for (size_t t = 1; t < j->parts; t++) {
+        map[t] = xmalloc((j->c[t].nngrams ? j->c[t].nngrams : 1) * sizeof **map);
+        corpus_map_ids(c0, &j->c[t], map[t]);
+    }
+    size_t ng = c0->nngrams ? c0->nngrams : 1;
+    uint32_t *df = xcalloc(ng, sizeof *df);
+    memcpy(df, j->df[0], n0 * sizeof *df);
+    for (size_t t = 1; t < j->parts; t++)
+        for (uint32_t g = 0; g < j->c[t].nngrams; g++) df[map[t][g]] += j->df[t][g];
+    double *idf = j->idf[0] = xmalloc(ng * sizeof *idf);
+    cider_idf(df, c0->nngrams, j->n, idf);
+    for (size_t t = 1; t < j->parts; t++) {
+        j->idf[t] = xmalloc((j->c[t].nngrams ? j->c[t].nngrams : 1) * sizeof *idf);
+        for (uint32_t g = 0; g < j->c[t].nngrams; g++) j->idf[t][g] = idf[map[t][g]];
+        free(map[t]);
+    }
+    free(map);
+    free(df);
+}
+
+void score_corpus_parts(const score_item_t *items, size_t n, unsigned metrics, scores_t *corpus,
+                        scores_t *per_image, bleu_totals_t *totals, size_t parts) {
     memset(corpus, 0, sizeof *corpus);
     if (per_image) memset(per_image, 0, n * sizeof *per_image);
     if (totals) memset(totals, 0, sizeof *totals);
-    double *tmp = xmalloc((n ? n : 1) * 4 * sizeof *tmp);
-    if (metrics & (METRIC_BLEU | METRIC_CIDER)) {
-        corpus_t c;
-        corpus_build(&c, items, n);
-        if (metrics & METRIC_BLEU) {
-            double (*b)[4] = (double (*)[4])tmp;
-            bleu_score(&c, corpus->bleu, per_image ? b : NULL, totals);
-            for (size_t i = 0; per_image && i < n; i++) memcpy(per_image[i].bleu, b[i], sizeof b[i]);
+    if (parts > n) parts = n ? n : 1;
+    size_t m = n ? n : 1;
+    job_t j = {.items = items, .metrics = metrics, .n = n, .parts = parts};
+    j.lo = xmalloc((parts + 1) * sizeof *j.lo);
+    for (size_t t = 0; t <= parts; t++) j.lo[t] = n * t / parts;
+    j.c = xcalloc(parts, sizeof *j.c);
+    j.btot = xcalloc(parts, sizeof *j.btot);
+    j.df = xcalloc(parts, sizeof *j.df);
+    j.idf = xcalloc(parts, sizeof *j.idf);
+    j.bleu = per_image ? xmalloc(m * sizeof *j.bleu) : NULL;
+    j.rouge = xmalloc(m * sizeof *j.rouge);
+    j.cider = xmalloc(m * sizeof *j.cider);
+    pool_t *pool = parts > 1 ? pool_new((int)parts) : NULL;
+    if (pool) pool_for(pool, parts, score_slice, &j);
+    else score_slice(&j, 0, 0);
+    if (metrics & METRIC_BLEU) {
+        bleu_totals_t t = {0};
+        for (size_t p = 0; p < parts; p++) {
+            t.reflen += j.btot[p].reflen;
+            t.testlen += j.btot[p].testlen;
+            for (int k = 0; k < 4; k++) t.guess[k] += j.btot[p].guess[k], t.correct[k] += j.btot[p].correct[k];
         }
-        if (metrics & METRIC_CIDER) {
-            cider_score(&c, &corpus->cider, tmp);
-            for (size_t i = 0; per_image && i < n; i++) per_image[i].cider = tmp[i];
-        }
-        corpus_free(&c);
+        bleu_corpus(&t, corpus->bleu);
+        if (totals) *totals = t;
+        for (size_t i = 0; per_image && i < n; i++) memcpy(per_image[i].bleu, j.bleu[i], sizeof j.bleu[i]);
+    }
+    if (metrics & METRIC_CIDER) {
+        cider_merge(&j);
+        if (pool) pool_for(pool, parts, cider_slice, &j);
+        else cider_slice(&j, 0, 0);
+        corpus->cider = np_mean(j.cider, n);
+        for (size_t i = 0; per_image && i < n; i++) per_image[i].cider = j.cider[i];
     }
     if (metrics & METRIC_ROUGE) {
-        corpus_t c = {.n = n, .items = items};
-        rouge_score(&c, &corpus->rouge_l, tmp);
-        for (size_t i = 0; per_image && i < n; i++) per_image[i].rouge_l = tmp[i];
+        corpus->rouge_l = np_mean(j.rouge, n);
+        for (size_t i = 0; per_image && i < n; i++) per_image[i].rouge_l = j.rouge[i];
     }
-    free(tmp);
+    pool_free(pool);
+    for (size_t t = 0; t < parts; t++) {
+        corpus_free(&j.c[t]);
+        free(j.df[t]);
+        free(j.idf[t]);
+    }
+    free(j.lo);
+    free(j.c);
+    free(j.btot);
+    free(j.df);
+    free(j.idf);
+    free(j.bleu);
+    free(j.rouge);
+    free(j.cider);
+}
+
+/* Slices of at least this many images are worth a thread. */
+enum { SLICE_MIN = 256 };
+
+void score_corpus(const score_item_t *items, size_t n, unsigned metrics, scores_t *corpus,
+                  scores_t *per_image, bleu_totals_t *totals) {
+    size_t parts = (size_t)cpu_count();
+    if (parts > n / SLICE_MIN) parts = n / SLICE_MIN ? n / SLICE_MIN : 1;
+    score_corpus_parts(items, n, metrics, corpus, per_image, totals, parts);
 }
 
 void score_captions(const int64_t *ids, const char *const *cands, const char *const *const *refs,

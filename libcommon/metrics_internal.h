@@ -27,19 +27,6 @@ typedef struct {
 } sent_t;
 typedef DA(ngc_t) ngcs_t;
 
-/* The evaluated images: candidate and references, n-gram ids < nngrams. */
-typedef struct {
-    size_t n;
-    sent_t *cand;
-    sent_t **refs;
-    const score_item_t *items;
-    uint32_t nngrams;
-    ngcs_t arena;    /* every sentence's n-gram counts */
-} corpus_t;
-
-void corpus_build(corpus_t *c, const score_item_t *items, size_t n);
-void corpus_free(corpus_t *c);
-
 /* Words of a caption split on ' ' only (Python's str.split(" "), empty words
  * kept), as ids equal for equal strings; returns the count. */
 typedef struct wordtab wordtab_t;
@@ -47,8 +34,49 @@ wordtab_t *wordtab_new(void);
 void wordtab_free(wordtab_t *t);
 size_t split_space(wordtab_t *t, const char *s, uint32_t **ids, size_t *cap);
 
-void bleu_score(const corpus_t *c, double corpus[4], double (*per_image)[4], bleu_totals_t *totals);
-void rouge_score(const corpus_t *c, double *corpus, double *per_image);
-void cider_score(const corpus_t *c, double *corpus, double *per_image);
+/* Evaluated images (all, or a slice scored apart): candidate and
+ * references, n-gram ids < nngrams, from the corpus's own tables. */
+typedef struct grams grams_t;
+typedef struct {
+    size_t n;
+    sent_t *cand;
+    sent_t **refs;
+    const score_item_t *items;
+    uint32_t nngrams;
+    ngcs_t arena;       /* every sentence's n-gram counts */
+    wordtab_t *words;   /* the word and n-gram ids */
+    grams_t *grams;
+} corpus_t;
+
+void corpus_build(corpus_t *c, const score_item_t *items, size_t n);
+/* Gives src's n-grams ids in dst's tables (adding those dst lacks; its
+ * nngrams grows): map[id in src] = id in dst, src->nngrams entries. */
+void corpus_map_ids(corpus_t *dst, const corpus_t *src, uint32_t *map);
+void corpus_free(corpus_t *c);
+
+/* Scoring of a slice of images; a corpus's images may be split into slices
+ * scored apart and combined exactly (per-image scores are independent; the
+ * corpus values come from integer sums and the per-image arrays). */
+
+/* BLEU of c's images into per_image (NULL: not wanted); adds their counts
+ * to *totals. bleu_corpus: corpus BLEU from the counts of all images. */
+void bleu_score(const corpus_t *c, double (*per_image)[4], bleu_totals_t *totals);
+void bleu_corpus(const bleu_totals_t *totals, double out[4]);
+
+/* CIDEr-D in three steps: cider_df adds to df[id] (c->nngrams entries) the
+ * number of c's images whose references have n-gram id; cider_idf turns
+ * the document frequencies over all nimages images into log(max(1, df));
+ * cider_score gives c's per-image scores from idf_log indexed by c's ids. */
+void cider_df(const corpus_t *c, uint32_t *df);
+void cider_idf(const uint32_t *df, size_t ngrams, size_t nimages, double *idf_log);
+void cider_score(const corpus_t *c, const double *idf_log, size_t nimages, double *score);
+
+/* ROUGE-L of n images (its own words: no corpus needed). */
+void rouge_score(const score_item_t *items, size_t n, double *score);
+
+/* score_corpus with the images cut into `parts` slices scored in parallel;
+ * the results do not depend on `parts`. */
+void score_corpus_parts(const score_item_t *items, size_t n, unsigned metrics, scores_t *corpus,
+                        scores_t *per_image, bleu_totals_t *totals, size_t parts);
 
 #endif

@@ -123,13 +123,14 @@ static size_t split_white(wordtab_t *t, const char *s, uint32_t **ids, size_t *c
  * word), with prefix NO_PREFIX for unigrams, so ids are exact and cheap. */
 #define NO_PREFIX 0xFFFFFFFFu
 
-typedef struct {
+struct grams {
     uint32_t *slot;      /* id + 1 */
     size_t nslots;
     DA(uint64_t) keys;
     DA(uint32_t) seen;   /* per id: sentence serial + 1 that last counted it */
     DA(uint32_t) pos;    /* per id: its index in that sentence's counts */
-} gtab_t;
+};
+typedef struct grams gtab_t;
 
 static size_t hash_key(uint64_t k, size_t mask) {
     k *= 0x9E3779B97F4A7C15ull;
@@ -195,8 +196,8 @@ void corpus_build(corpus_t *c, const score_item_t *items, size_t n) {
     c->items = items;
     c->cand = xcalloc(n ? n : 1, sizeof *c->cand);
     c->refs = xcalloc(n ? n : 1, sizeof *c->refs);
-    wordtab_t *wt = wordtab_new();
-    gtab_t gt = {0};
+    wordtab_t *wt = c->words = wordtab_new();
+    gtab_t *gt = c->grams = xcalloc(1, sizeof *gt);
     uint32_t *w = NULL, *ids = NULL, serial = 0;
     size_t cap = 0, idcap = 0;
     for (size_t i = 0; i < n; i++) {
@@ -206,21 +207,30 @@ void corpus_build(corpus_t *c, const score_item_t *items, size_t n) {
             sent_t *s = r == 0 ? &c->cand[i] : &c->refs[i][r - 1];
             size_t nw = split_white(wt, text, &w, &cap);
             if (nw > idcap) ids = xrealloc(ids, (idcap = nw) * sizeof *ids);
-            count_sentence(&gt, serial++, w, nw, ids, &c->arena, s);
+            count_sentence(gt, serial++, w, nw, ids, &c->arena, s);
         }
     }
     for (size_t i = 0; i < n; i++) {
         c->cand[i].g = c->arena.v + c->cand[i].start;
         for (size_t r = 0; r < items[i].nrefs; r++) c->refs[i][r].g = c->arena.v + c->refs[i][r].start;
     }
-    c->nngrams = (uint32_t)gt.keys.n;
+    c->nngrams = (uint32_t)gt->keys.n;
     free(w);
     free(ids);
-    free(gt.slot);
-    free(gt.keys.v);
-    free(gt.seen.v);
-    free(gt.pos.v);
-    wordtab_free(wt);
+}
+
+void corpus_map_ids(corpus_t *dst, const corpus_t *src, uint32_t *map) {
+    const wordtab_t *sw = src->words;
+    uint32_t *wmap = xmalloc((sw->off.n ? sw->off.n : 1) * sizeof *wmap);
+    for (size_t w = 0; w < sw->off.n; w++) wmap[w] = word_id(dst->words, sw->text.v + sw->off.v[w], sw->len.v[w]);
+    /* an n-gram's prefix was interned before it, so its new id is known */
+    for (uint32_t g = 0; g < src->nngrams; g++) {
+        uint64_t key = src->grams->keys.v[g];
+        uint32_t prefix = (uint32_t)(key >> 32);
+        map[g] = gram_id(dst->grams, prefix == NO_PREFIX ? NO_PREFIX : map[prefix], wmap[(uint32_t)key]);
+    }
+    dst->nngrams = (uint32_t)dst->grams->keys.n;
+    free(wmap);
 }
 
 void corpus_free(corpus_t *c) {
@@ -228,5 +238,13 @@ void corpus_free(corpus_t *c) {
     free(c->cand);
     free(c->refs);
     free(c->arena.v);
+    if (c->grams) {
+        free(c->grams->slot);
+        free(c->grams->keys.v);
+        free(c->grams->seen.v);
+        free(c->grams->pos.v);
+        free(c->grams);
+    }
+    wordtab_free(c->words);
     memset(c, 0, sizeof *c);
 }

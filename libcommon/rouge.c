@@ -1,6 +1,7 @@
 /* rouge.c - ROUGE-L as pycocoevalcap's rouge.py: words from str.split(" "),
  * the longest common subsequence with each reference, the best precision and
- * the best recall taken separately, F with beta = 1.2, numpy mean. */
+ * the best recall taken separately, F with beta = 1.2 (the corpus score is
+ * their numpy mean, metrics.c). */
 #include <stdlib.h>
 
 #include "err.h"
@@ -19,17 +20,16 @@ static size_t lcs(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, si
     return row[nb];
 }
 
-void rouge_score(const corpus_t *c, double *corpus, double *per_image) {
+void rouge_score(const score_item_t *items, size_t n, double *score) {
     const double beta2 = 1.2 * 1.2; /* Python's 1.2**2 is the same double */
     wordtab_t *wt = wordtab_new();
     uint32_t *cw = NULL, *rw = NULL;
     size_t ccap = 0, rcap = 0, rowcap = 0, *row = NULL;
-    double *score = xmalloc((c->n ? c->n : 1) * sizeof *score);
-    for (size_t i = 0; i < c->n; i++) {
-        size_t nc = split_space(wt, c->items[i].cand, &cw, &ccap);
+    for (size_t i = 0; i < n; i++) {
+        size_t nc = split_space(wt, items[i].cand, &cw, &ccap);
         double pmax = 0, rmax = 0;
-        for (size_t r = 0; r < c->items[i].nrefs; r++) {
-            size_t nr = split_space(wt, c->items[i].refs[r], &rw, &rcap);
+        for (size_t r = 0; r < items[i].nrefs; r++) {
+            size_t nr = split_space(wt, items[i].refs[r], &rw, &rcap);
             if (nc + 1 > rowcap) row = xrealloc(row, (rowcap = 2 * (nc + 1)) * sizeof *row);
             double l = (double)lcs(rw, nr, cw, nc, row);
             double p = l / (double)nc, q = l / (double)nr;
@@ -37,10 +37,7 @@ void rouge_score(const corpus_t *c, double *corpus, double *per_image) {
             if (q > rmax) rmax = q;
         }
         score[i] = pmax != 0 && rmax != 0 ? ((1 + beta2) * pmax * rmax) / (rmax + beta2 * pmax) : 0.0;
-        if (per_image) per_image[i] = score[i];
     }
-    *corpus = np_mean(score, c->n);
-    free(score);
     free(cw);
     free(rw);
     free(row);

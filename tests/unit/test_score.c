@@ -7,6 +7,7 @@
 #include "err.h"
 #include "jsonio.h"
 #include "metrics.h"
+#include "metrics_internal.h"
 #include "ptbtok.h"
 
 #define FIX "tests/fixtures/score/"
@@ -226,4 +227,48 @@ TEST(np_mean_is_pairwise) {
     for (int i = 0; i < 300; i++) naive += v[i];
     CHECK_NEAR(np_mean(v, 300), naive / 300, 1e-15);
     CHECK_NEAR(np_mean(v, 5), (v[0] + v[1] + v[2] + v[3] + v[4]) / 5, 0);
+}
+
+/* Images scored in parallel slices give the one-slice results to the bit
+ * (slice n-gram ids merged for CIDEr's document frequencies). */
+TEST(sliced_scoring_equals_one_slice) {
+    evalset_t e;
+    char *refs = demo_path("refs.json"), *res = demo_path("results.json");
+    evalset_load(&e, refs, res);
+    size_t nimg = e.refs.images.n, n = 0, nrefs = 0;
+    for (size_t k = 0; k < nimg; k++) nrefs += e.refs.images.v[k].caps.n;
+    const char **cand = xmalloc(nimg * sizeof *cand), **flat = xmalloc(nrefs * sizeof *flat);
+    size_t *nr = xmalloc(nimg * sizeof *nr), nflat = 0;
+    for (size_t k = 0; k < nimg; k++) {
+        if (!e.cands[k]) continue;
+        cand[n] = e.cands[k];
+        nr[n++] = e.refs.images.v[k].caps.n;
+        for (size_t j = 0; j < e.refs.images.v[k].caps.n; j++) flat[nflat++] = e.refs.images.v[k].caps.v[j].text;
+    }
+    char **tc = ptb_tokenize_captions(cand, n), **tr = ptb_tokenize_captions(flat, nflat);
+    score_item_t *items = xmalloc(n * sizeof *items);
+    for (size_t i = 0, k = 0; i < n; k += nr[i++]) items[i] = (score_item_t){tc[i], (const char *const *)tr + k, nr[i]};
+    scores_t one, *one_per = xmalloc(n * sizeof *one_per), got, *per = xmalloc(n * sizeof *per);
+    bleu_totals_t one_t, t;
+    score_corpus_parts(items, n, METRIC_ALL, &one, one_per, &one_t, 1);
+    static const size_t PARTS[] = {2, 3, 7, 1000};
+    for (size_t p = 0; p < ARRAY_LEN(PARTS); p++) {
+        score_corpus_parts(items, n, METRIC_ALL, &got, per, &t, PARTS[p]);
+        CHECK_MSG(!memcmp(&got, &one, sizeof got), "%zu slices: corpus scores differ", PARTS[p]);
+        CHECK_MSG(!memcmp(per, one_per, n * sizeof *per), "%zu slices: per-image scores differ", PARTS[p]);
+        CHECK_MSG(!memcmp(&t, &one_t, sizeof t), "%zu slices: BLEU totals differ", PARTS[p]);
+    }
+    score_corpus_parts(items, n, METRIC_CIDER, &got, NULL, NULL, 3);
+    CHECK(got.cider == one.cider && got.bleu[0] == 0 && got.rouge_l == 0);
+    free(items);
+    free(one_per);
+    free(per);
+    ptb_free_captions(tc, n);
+    ptb_free_captions(tr, nflat);
+    free(cand);
+    free(flat);
+    free(nr);
+    evalset_free(&e);
+    free(refs);
+    free(res);
 }
