@@ -149,6 +149,7 @@ blip_model_t *blip_model_new(const blip_config_t *cfg, int max_B, int max_T, int
     m->max_T = max_T;
     m->training = training;
     m->label_smoothing = 0.1f;
+    m->grad_scale = 1.0f;
     blip_params_build(m);
     size_t pbytes = m->nfloats * sizeof(float);
     m->w = be_alloc(pbytes);
@@ -420,7 +421,7 @@ static void text_backward(blip_model_t *m) {
     float *GI = A(a->gI1), *FI = A(a->gI2), *KV = A(a->gKV);
     /* loss -> logits gradient (in place) -> LM head */
     op_crossentropy(A(a->losses), A(a->logits), A(a->logits), a->targets, N, V,
-                    m->label_smoothing, m->n_count, 1.0f);
+                    m->label_smoothing, m->n_count, m->grad_scale);
     op_zero(At, ND);
     op_matmul_backward(At, G(m->t_wte), G(m->h_bias), A(a->logits), A(a->hl), W(m->t_wte), N, D, V);
     op_zero(S, ND);

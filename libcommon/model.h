@@ -71,6 +71,8 @@ typedef struct {
     /* dropout: seed and a counter advanced by every training forward */
     uint64_t dropout_seed, dropout_step;
     float label_smoothing;         /* 0.1 as BLIP trains captions */
+    float grad_scale;              /* backward: gradient of grad_scale x the mean loss (default 1;
+                                      n_count gives the token sum, for data-parallel weighting) */
     char *source_dir;              /* model directory loaded from, or NULL */
 } blip_model_t;
 

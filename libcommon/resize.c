@@ -117,6 +117,19 @@ HOT_CLONES static void pass_v(const uint8_t *in, size_t in_stride, int w, uint8_
     free(acc);
 }
 
+/* Horizontal pass over `rows` rows of w_in pixels (in_stride bytes apart)
+ * into out [rows, w_out]: a vertical pass over the transposed rows, so both
+ * passes run the same vectorized row-wise loop. */
+static void pass_h(const uint8_t *in, size_t in_stride, int w_in, int rows, uint8_t *out, int w_out,
+                   const coeffs_t *c) {
+    uint8_t *t_in = xmalloc((size_t)w_in * rows * 3), *t_out = xmalloc((size_t)w_out * rows * 3);
+    transpose_rgb(in, in_stride, w_in, rows, t_in);
+    pass_v(t_in, (size_t)rows * 3, rows, t_out, w_out, c);
+    transpose_rgb(t_out, (size_t)rows * 3, rows, w_out, out);
+    free(t_in);
+    free(t_out);
+}
+
 void resize_rgb8(const image_t *src, int x0, int y0, int cw, int ch, image_t *dst, resample_t filter) {
     const filter_t *f = &FILTERS[filter];
     size_t stride = (size_t)src->w * 3;
@@ -128,31 +141,26 @@ void resize_rgb8(const image_t *src, int x0, int y0, int cw, int ch, image_t *ds
     }
     coeffs_t ch_c = {0}, cv_c = {0};
     if (need_v) make_coeffs(&cv_c, ch, 0, ch, dst->h, f);
-    if (need_h) {
-        make_coeffs(&ch_c, cw, 0, cw, dst->w, f);
-        /* Only the rows the vertical pass reads (Pillow trims the same way). */
-        int ybox0 = 0, ybox1 = ch;
-        if (need_v) {
-            ybox0 = cv_c.bounds[0];
-            ybox1 = cv_c.bounds[2 * (dst->h - 1)] + cv_c.bounds[2 * (dst->h - 1) + 1];
-        }
-        /* The horizontal pass is a vertical pass over the transposed rows,
-         * so both passes run the same vectorized row-wise loop. */
-        int rows = ybox1 - ybox0;
-        uint8_t *t_in = xmalloc((size_t)cw * rows * 3), *t_out = xmalloc((size_t)dst->w * rows * 3);
-        uint8_t *tmp = need_v ? xmalloc((size_t)rows * dst->w * 3) : dst->px;
-        transpose_rgb(base + (size_t)ybox0 * stride, stride, cw, rows, t_in);
-        pass_v(t_in, (size_t)rows * 3, rows, t_out, dst->w, &ch_c);
-        transpose_rgb(t_out, (size_t)rows * 3, rows, dst->w, tmp);
-        free(t_in);
-        free(t_out);
-        if (need_v) {
-            for (int yy = 0; yy < dst->h; yy++) cv_c.bounds[2 * yy] -= ybox0;
-            pass_v(tmp, (size_t)dst->w * 3, dst->w, dst->px, dst->h, &cv_c);
-            free(tmp);
-        }
-    } else {
+    if (need_h) make_coeffs(&ch_c, cw, 0, cw, dst->w, f);
+    /* Pillow 13: the vertical pass first when the height loses more than
+     * twice as many pixels as the width. */
+    int v_first = ch - dst->h > 0 && ch - dst->h > 2 * (cw - dst->w);
+    if (!need_h) {
         pass_v(base, stride, cw, dst->px, dst->h, &cv_c);
+    } else if (!need_v) {
+        pass_h(base, stride, cw, ch, dst->px, dst->w, &ch_c);
+    } else if (v_first) {
+        uint8_t *tmp = xmalloc((size_t)cw * dst->h * 3);
+        pass_v(base, stride, cw, tmp, dst->h, &cv_c);
+        pass_h(tmp, (size_t)cw * 3, cw, dst->h, dst->px, dst->w, &ch_c);
+        free(tmp);
+    } else { /* only the rows the vertical pass reads (Pillow trims the same way) */
+        int ybox0 = cv_c.bounds[0], ybox1 = cv_c.bounds[2 * (dst->h - 1)] + cv_c.bounds[2 * (dst->h - 1) + 1];
+        uint8_t *tmp = xmalloc((size_t)(ybox1 - ybox0) * dst->w * 3);
+        pass_h(base + (size_t)ybox0 * stride, stride, cw, ybox1 - ybox0, tmp, dst->w, &ch_c);
+        for (int yy = 0; yy < dst->h; yy++) cv_c.bounds[2 * yy] -= ybox0;
+        pass_v(tmp, (size_t)dst->w * 3, dst->w, dst->px, dst->h, &cv_c);
+        free(tmp);
     }
     free_coeffs(&ch_c);
     free_coeffs(&cv_c);

@@ -3,12 +3,11 @@
  * The same algorithm as Pillow's Image.resize (Resample.c): separable
  * convolution, filter support widened by the scale when shrinking
  * (antialiased), coefficients normalized then quantized to 22-bit fixed
- * point, horizontal pass first into an 8-bit intermediate, rounding and
- * clipping as Pillow does. Outputs are byte-identical to Pillow's for the
- * same input, so BLIP's torchvision/PIL transforms are reproduced exactly.
- * (Pillow 13 runs the vertical pass first in some cases where the height
- * shrinks much more than the width; results then differ by rounding of the
- * 8-bit intermediate, typically by at most 1 on photographs.) */
+ * point, rounding and clipping as Pillow does; the horizontal pass runs
+ * first into an 8-bit intermediate unless the height loses more than twice
+ * as many pixels as the width (then vertical first, as Pillow 13). Outputs are
+ * byte-identical to Pillow's for the same input, so BLIP's torchvision/PIL
+ * transforms are reproduced exactly. */
 #ifndef BLIP_RESIZE_H
 #define BLIP_RESIZE_H
 

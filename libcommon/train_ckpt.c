@@ -76,17 +76,18 @@ static void load_moments(const char *dir, blip_model_t *m) {
 }
 
 static void save_state(const char *dir, const train_state_t *st) {
-    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:f, s:I}", "step", (json_int_t)st->step, "epoch",
+    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:f, s:I, s:I}", "step", (json_int_t)st->step, "epoch",
                           (json_int_t)st->epoch, "epoch_step", (json_int_t)st->epoch_step,
                           "dropout_step", (json_int_t)st->dropout_step, "best_score", st->best_score,
-                          "best_epoch", (json_int_t)st->best_epoch);
+                          "best_epoch", (json_int_t)st->best_epoch, "global_batch",
+                          (json_int_t)st->global_batch);
     char *path = path_join(dir, "trainer_state.json");
     json_write_atomic(path, j);
     json_decref(j);
     free(path);
 }
 
-static void load_state(const char *dir, train_state_t *st) {
+void ckpt_load_state(const char *dir, train_state_t *st) {
     char *path = path_join(dir, "trainer_state.json");
     json_t *j = json_load_path(path);
     st->step = json_need_int(j, "step", path);
@@ -95,6 +96,7 @@ static void load_state(const char *dir, train_state_t *st) {
     st->dropout_step = (uint64_t)json_need_int(j, "dropout_step", path);
     st->best_score = json_number_value(json_need(j, "best_score", JSON_REAL, path));
     st->best_epoch = json_need_int(j, "best_epoch", path);
+    st->global_batch = json_opt_int(j, "global_batch", 0, path);
     json_decref(j);
     free(path);
 }
@@ -188,5 +190,5 @@ void ckpt_prune(const char *run, int keep) {
 void ckpt_load(const char *dir, blip_model_t *m, train_state_t *st) {
     blip_model_load(m, dir);
     load_moments(dir, m);
-    load_state(dir, st);
+    ckpt_load_state(dir, st);
 }

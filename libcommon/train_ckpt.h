@@ -4,7 +4,8 @@
  *   RUN/checkpoint-STEP/config.json, model.safetensors, vocab.txt   (blip_model_save)
  *                       optimizer.bin        AdamW moments m and v, fp32
  *                       trainer_state.json   step, epoch, data position,
- *                                            dropout counter, best score
+ *                                            dropout counter, best score,
+ *                                            global batch
  *
  * optimizer.bin: 8 bytes "BLIPADAM", uint64 n (little-endian), then n floats
  * of m and n floats of v in the model's flat parameter order.
@@ -26,6 +27,8 @@ typedef struct {
     uint64_t dropout_step; /* the model's dropout counter */
     double best_score;     /* best CIDEr + Bleu_4 so far (-1: none) */
     int64_t best_epoch;    /* its epoch (-1: none) */
+    int64_t global_batch;  /* samples per step: batch_size x ranks x accum_steps (0: not
+                              recorded, a checkpoint from before data parallelism) */
 } train_state_t;
 
 /* Write RUN/checkpoint-STEP (replacing one of the same step) with the model,
@@ -41,6 +44,8 @@ void ckpt_prune(const char *run, int keep);
 /* Restore weights, moments and state from a checkpoint directory written by
  * ckpt_save for a model of the same shape; dies naming the file otherwise. */
 void ckpt_load(const char *dir, blip_model_t *m, train_state_t *st);
+/* Only the training state of a checkpoint directory. */
+void ckpt_load_state(const char *dir, train_state_t *st);
 
 /* rm -r PATH (nothing when it does not exist); dies naming what failed. */
 void remove_tree(const char *path);

@@ -13,7 +13,7 @@
 
 typedef struct {
     /* BLIP's caption_coco.yaml */
-    int image_size, batch_size, max_epoch;
+    int image_size, batch_size, max_epoch; /* batch_size: per rank (per GPU), as in BLIP */
     double init_lr, min_lr, weight_decay;
     const char *prompt;
     int num_beams, max_length, min_length;
@@ -23,6 +23,7 @@ typedef struct {
     /* the run */
     int64_t seed, save_every, max_steps, keep_last, log_every, threads;
     int hflip; /* 1: BLIP's random horizontal flip; 0: none (captions that say left/right) */
+    int accum_steps; /* batches per rank per optimizer step: global batch = batch_size x ranks x this */
     const char *vocab;     /* vocab.txt for a model without one ("" = none) */
     /* model shape for random initialisation (--init brings its own) */
     int patch_size, vision_width, vision_depth, vision_heads, vision_mlp;

@@ -67,12 +67,17 @@ static void write_results(const char *path, const int64_t *ids, char *const *cap
     json_decref(arr);
 }
 
-void val_run(val_set_t *vs, blip_model_t *m, const tokenizer_t *tok, const char *results_path,
-             scores_t *scores) {
+/* Image positions of global batch k of B: [k*B, min((k+1)*B, n)). */
+static size_t batch_len(size_t n, size_t B, size_t k) { return n - k * B < B ? n - k * B : B; }
+
+typedef DA(char) text_buf_t;
+
+/* Captions of this rank's batches, each with its terminating NUL, in order. */
+static void caption_share(val_set_t *vs, blip_model_t *m, const tokenizer_t *tok, int B, int rank, int world,
+                          text_buf_t *share) {
     const val_opts_t *o = &vs->o;
-    int B = o->batch_size < m->max_B ? o->batch_size : m->max_B;
     loader_cfg_t lc = {.image_size = o->image_size, .batch_size = B, .threads = o->threads,
-                       .prefetch = 2, .train = 0, .world = 1};
+                       .prefetch = 2, .train = 0, .rank = rank, .world = world};
     loader_t *l = loader_new(vs->shards, &lc);
     gen_cfg_t gc;
     gen_cfg_blip(&gc, &m->cfg);
@@ -83,30 +88,58 @@ void val_run(val_set_t *vs, blip_model_t *m, const tokenizer_t *tok, const char 
     tok_ids_t prompt = {0};
     caption_prompt_ids(tok, &prompt);
     gen_out_t *out = xcalloc((size_t)B, sizeof *out);
-    char **caps = xcalloc(vs->n, sizeof *caps);
-    int training = m->training;
-    m->training = 0;
     loader_start(l, 0, 0);
-    size_t done = 0;
     const batch_t *b;
     while ((b = loader_next(l))) {
+        size_t first = (b->step * (uint64_t)world + (uint64_t)rank) * (size_t)B;
         for (int i = 0; i < b->B; i++)
-            if (done + (size_t)i >= vs->n || b->image_ids[i] != vs->ids[done + (size_t)i])
+            if (first + (size_t)i >= vs->n || b->image_ids[i] != vs->ids[first + (size_t)i])
                 die("validation: image order differs between reads of the shards");
-        gen_run(g, b->pixels, b->B, prompt.v, (int)prompt.n, done, out);
-        for (int i = 0; i < b->B; i++) caps[done + (size_t)i] = caption_from_ids(tok, out[i].ids, (size_t)out[i].n);
+        gen_run(g, b->pixels, b->B, prompt.v, (int)prompt.n, first, out);
+        for (int i = 0; i < b->B; i++) {
+            char *c = caption_from_ids(tok, out[i].ids, (size_t)out[i].n);
+            size_t len = strlen(c) + 1;
+            da_reserve(share, share->n + len);
+            memcpy(share->v + share->n, c, len);
+            share->n += len;
+            free(c);
+        }
         gen_out_free(out, b->B);
-        done += (size_t)b->B;
     }
-    m->training = training;
-    if (done != vs->n) die("validation: %zu of %zu images captioned", done, vs->n);
-    write_results(results_path, vs->ids, caps, vs->n);
-    score_captions(vs->ids, (const char *const *)caps, (const char *const *const *)vs->refs, vs->nrefs,
-                   vs->n, METRIC_ALL, scores, NULL, NULL);
-    for (size_t i = 0; i < vs->n; i++) free(caps[i]);
-    free(caps);
     free(out);
     free(prompt.v);
     gen_free(g);
     loader_free(l);
+}
+
+void val_run(val_set_t *vs, blip_model_t *m, const tokenizer_t *tok, comm_t *comm,
+             const char *results_path, scores_t *scores) {
+    int B = vs->o.batch_size < m->max_B ? vs->o.batch_size : m->max_B;
+    int rank = comm_rank(comm), W = comm_world(comm);
+    int training = m->training;
+    m->training = 0;
+    text_buf_t share = {0};
+    caption_share(vs, m, tok, B, rank, W, &share);
+    m->training = training;
+    size_t total;
+    char *all = comm_allgather(comm, share.v, share.n, &total);
+    free(share.v);
+    memset(scores, 0, sizeof *scores);
+    if (rank == 0) {
+        /* rank r's captions: those of the batches k = r, r + W, ... in order */
+        char **caps = xcalloc(vs->n, sizeof *caps);
+        size_t nb = (vs->n + (size_t)B - 1) / (size_t)B, off = 0;
+        for (int r = 0; r < W; r++)
+            for (size_t k = (size_t)r; k < nb; k += (size_t)W)
+                for (size_t i = 0; i < batch_len(vs->n, (size_t)B, k); i++) {
+                    if (off >= total) die("validation: %zu bytes of captions gathered, too few", total);
+                    caps[k * (size_t)B + i] = all + off;
+                    off += strlen(all + off) + 1;
+                }
+        write_results(results_path, vs->ids, caps, vs->n);
+        score_captions(vs->ids, (const char *const *)caps, (const char *const *const *)vs->refs, vs->nrefs,
+                       vs->n, METRIC_ALL, scores, NULL, NULL);
+        free(caps);
+    }
+    free(all);
 }

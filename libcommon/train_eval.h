@@ -10,6 +10,7 @@
 #ifndef BLIP_TRAIN_EVAL_H
 #define BLIP_TRAIN_EVAL_H
 
+#include "comm.h"
 #include "metrics.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -26,8 +27,11 @@ val_set_t *val_open(const char *path, const val_opts_t *o);
 size_t val_images(const val_set_t *vs);
 void val_free(val_set_t *vs);
 /* Caption every image with m (its training flag is restored afterwards),
- * write results_path and fill *scores (all metrics). */
-void val_run(val_set_t *vs, blip_model_t *m, const tokenizer_t *tok, const char *results_path,
-             scores_t *scores);
+ * write results_path and fill *scores (all metrics). Collective over comm:
+ * rank r of W captions the batches r, r + W, ... (the batches of one rank
+ * with the same batch size), the captions are gathered, and rank 0 writes
+ * and scores them (the other ranks get zero scores). */
+void val_run(val_set_t *vs, blip_model_t *m, const tokenizer_t *tok, comm_t *comm,
+             const char *results_path, scores_t *scores);
 
 #endif

@@ -13,8 +13,11 @@
 #              coco_karpathy_{val,test}_gt.json
 #   INIT       a HuggingFace-format BLIP directory to fine-tune (config.json,
 #              model.safetensors, vocab.txt)
-#   GPUS       0 (default): train and caption on the CPU; 1: --device cuda
-#              (the CUDA training backend is not built yet; blip-train says so)
+#   GPUS       0 (default): train and caption on the CPU; N >= 1: train on N
+#              GPUs of this machine (--device cuda, --gpus N: one rank per GPU;
+#              batch_size is per GPU, so the global batch is N x batch_size, as
+#              BLIP's 8-GPU runs), caption on one. Several machines:
+#              pipelines/slurm/caption_coco.sbatch
 #   OUT=coco   output directory;  CONFIG=configs/caption_coco.json
 #   TRAIN_SET  extra blip-train --set KEY=VALUE options
 COCO_ROOT ?= $(error set COCO_ROOT=/path/to/coco2014)
@@ -27,6 +30,7 @@ TRAIN_SET ?=
 BIN       ?= bin
 
 DEVICE = $(if $(filter 0,$(GPUS)),cpu,cuda)
+RANKS  = $(if $(filter 0 1,$(GPUS)),,--gpus $(GPUS))
 RUN    = $(OUT)/run
 # BLIP's evaluation decoding, from the recipe
 BEAMS  = $(shell sed -n 's/.*"num_beams": *\([0-9]*\).*/\1/p' $(CONFIG))
@@ -41,8 +45,8 @@ $(OUT)/shards/manifest.json:
 	$(BIN)/blip-pack -o $(OUT)/shards $(foreach s,train val test,--karpathy $(KARPATHY)/coco_karpathy_$(s).json) $(COCO_ROOT)
 
 $(RUN)/done: $(OUT)/shards/manifest.json $(CONFIG)
-	@resume=; if ls -d $(RUN)/checkpoint-* >/dev/null 2>&1; then resume=--resume; fi; \
-	set -x; $(BIN)/blip-train -c $(CONFIG) -o $(RUN) $$resume --init $(INIT) --device $(DEVICE) \
+	@start="--init $(INIT)"; if ls -d $(RUN)/checkpoint-* >/dev/null 2>&1; then start=--resume; fi; \
+	set -x; $(BIN)/blip-train -c $(CONFIG) -o $(RUN) $$start --device $(DEVICE) $(RANKS) \
 	  --val $(OUT)/shards/val $(TRAIN_SET) $(OUT)/shards/train
 	touch $@
 

@@ -8,7 +8,18 @@
  *   blip-train -o RUN --resume [--set K=V]... SHARDS...
  *
  * RUN gets config.json (the effective recipe), vocab.txt, metrics.jsonl,
- * log.txt, checkpoint-STEP/ (train_ckpt.h), val_epochN.json and best/. */
+ * log.txt, checkpoint-STEP/ (train_ckpt.h), val_epochN.json and best/.
+ *
+ * Data-parallel (comm.h): `mpirun -np N blip-train ...`, `srun blip-train
+ * ...` or `blip-train --gpus N ...` run N ranks. The config's batch_size is
+ * per rank; a step takes a global batch of batch_size x ranks x accum_steps
+ * samples, rank r taking its slices of it (loader.h), and its loss is the
+ * mean over all the global batch's caption tokens, whatever the layout: the
+ * ranks' gradients of their token sums are summed and divided by the global
+ * token count. So 2 ranks x B train exactly as 1 rank x 2B, and a run
+ * resumes with another layout of the same global batch. Rank 0 broadcasts
+ * the initial weights and writes every file; validation captions are shared
+ * out and gathered. */
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
@@ -19,9 +30,12 @@
 #include <unistd.h>
 
 #include "caption.h"
+#include "cli.h"
+#include "comm.h"
 #include "err.h"
 #include "fileio.h"
 #include "jsonio.h"
+#include "launch.h"
 #include "loader.h"
 #include "model.h"
 #include "ops.h"
@@ -50,13 +64,26 @@ static const char *USAGE =
     "      --set KEY=VALUE override a config key (repeatable)\n"
     "      --val SHARDS    caption and score these shards at each epoch end\n"
     "  -v, --verbose       log lines on stderr too\n"
-    "  -h, --help          this help\n";
+    "  -h, --help          this help\n"
+    "Data-parallel training (batch_size is per rank):\n"
+    "      --gpus N        run N ranks on this machine, one per GPU (--device cuda)\n"
+    "      --comm E        auto (default: none for one rank, nccl on GPUs, else mpi),\n"
+    "                      none, mpi or nccl\n"
+    "      --comm-timeout S  end the job when a collective waits S seconds (default 600; 0: never)\n"
+    "      --rendezvous DIR  directory shared by the ranks where rank 0 leaves the NCCL id\n"
+    "                      when no MPI launcher started them (default RUN_DIR)\n"
+    "Launch: mpirun -np N blip-train ...; srun blip-train ...; blip-train --gpus N ...;\n"
+    "RANK/WORLD_SIZE/LOCAL_RANK (torchrun style) with --device cuda.\n";
 
 typedef struct {
     const char *config, *run, *init, *val, *device, *precision;
     const char *const *train; /* SHARDS..., concatenated in this order */
     int ntrain, resume;
     DA(const char *) sets;
+    int gpus;                  /* --gpus N: launch N local ranks */
+    comm_engine_t comm;
+    double comm_timeout;
+    const char *rendezvous;
 } args_t;
 
 static void parse_args(args_t *a, int argc, char **argv) {
@@ -66,9 +93,12 @@ static void parse_args(args_t *a, int argc, char **argv) {
         {"device", required_argument, 0, 'D'}, {"precision", required_argument, 0, 'P'},
         {"set", required_argument, 0, 'S'},
         {"val", required_argument, 0, 'V'},    {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},         {"gpus", required_argument, 0, 'G'},
+        {"comm", required_argument, 0, 'M'},   {"comm-timeout", required_argument, 0, 'T'},
+        {"rendezvous", required_argument, 0, 'Z'}, {0, 0, 0, 0}};
+    static const char *const ENGINES[] = {"auto", "none", "mpi", "nccl"};
     memset(a, 0, sizeof *a);
-    a->device = "cpu";
+    a->comm_timeout = 600;
     int c;
     while ((c = getopt_long(argc, argv, "c:o:vh", opts, NULL)) != -1) {
         switch (c) {
@@ -80,6 +110,16 @@ static void parse_args(args_t *a, int argc, char **argv) {
         case 'P': a->precision = optarg; break;
         case 'S': da_push(&a->sets, optarg); break;
         case 'V': a->val = optarg; break;
+        case 'G': a->gpus = (int)opt_long(optarg, "--gpus", 1, 1024); break;
+        case 'M': {
+            size_t e = 0;
+            while (e < ARRAY_LEN(ENGINES) && strcmp(optarg, ENGINES[e]) != 0) e++;
+            if (e == ARRAY_LEN(ENGINES)) usage_die("--comm: expected auto, none, mpi or nccl, got '%s'", optarg);
+            a->comm = (comm_engine_t)e;
+            break;
+        }
+        case 'T': a->comm_timeout = (double)opt_long(optarg, "--comm-timeout", 0, 1L << 30); break;
+        case 'Z': a->rendezvous = optarg; break;
         case 'v': verbosity++; break;
         case 'h': fputs(USAGE, stdout); exit(0);
         default: usage_die("unknown option (see --help)");
@@ -91,6 +131,10 @@ static void parse_args(args_t *a, int argc, char **argv) {
     if (!a->run) usage_die("-o RUN_DIR is required");
     if (!a->config && !a->resume) usage_die("-c CONFIG is required for a new run");
     if (a->resume && a->init) usage_die("--init and --resume exclude each other");
+    if (!a->device) a->device = a->gpus ? "cuda" : "cpu";
+    if (a->gpus && strncmp(a->device, "cuda", 4) != 0)
+        usage_die("--gpus N runs one rank per GPU and needs --device cuda; on CPU, start ranks with "
+                  "mpirun -np N");
 }
 
 /* ---- run log ------------------------------------------------------------ */
@@ -99,6 +143,7 @@ static FILE *g_log;
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logf_(const char *fmt, ...) {
+    if (!g_log) return; /* ranks other than 0 */
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -146,21 +191,32 @@ static void metrics_line(FILE *f, json_t *j) {
 
 /* ---- setup -------------------------------------------------------------- */
 
-/* The effective config: CONFIG (or the run's saved one on resume) + --set. */
-static json_t *effective_config(const args_t *a, train_cfg_t *tc) {
+/* The effective config: CONFIG (or the run's saved one on resume) + --set,
+ * for `world` ranks; rank 0 saves and prints it. */
+static json_t *effective_config(const args_t *a, const char *ckpt, int rank, int world, train_cfg_t *tc) {
     char *saved = path_join(a->run, "config.json");
     const char *src = a->config ? a->config : saved;
     if (!a->config && access(saved, F_OK) != 0) die("%s: no saved config to resume with; give -c", saved);
     json_t *cfg = train_cfg_load(src);
     for (size_t i = 0; i < a->sets.n; i++) train_cfg_set(cfg, a->sets.v[i]);
     train_cfg_parse(tc, cfg, src);
-    if (a->resume) { /* the data position counts batches of one size and order */
+    if (a->resume) { /* the data position counts global batches of one size and order */
         json_t *was = json_load_path(saved);
-        static const char *const KEEP[] = {"batch_size", "seed"};
-        for (size_t i = 0; i < ARRAY_LEN(KEEP); i++)
-            if (!json_equal(json_object_get(was, KEEP[i]), json_object_get(cfg, KEEP[i])))
-                die("%s: a resumed run keeps the %s of %s", src, KEEP[i], saved);
+        if (!json_equal(json_object_get(was, "seed"), json_object_get(cfg, "seed")))
+            die("%s: a resumed run keeps the seed of %s", src, saved);
+        train_state_t st;
+        ckpt_load_state(ckpt, &st);
+        int64_t before = st.global_batch ? st.global_batch : json_integer_value(json_object_get(was, "batch_size"));
+        int64_t now = (int64_t)tc->batch_size * world * tc->accum_steps;
+        if (before != now)
+            die("%s: trained with a global batch of %lld samples per step; this run's is batch_size %d x %d "
+                "ranks x accum_steps %d = %lld: resuming needs the same global batch",
+                ckpt, (long long)before, tc->batch_size, world, tc->accum_steps, (long long)now);
         json_decref(was);
+    }
+    if (rank != 0) {
+        free(saved);
+        return cfg;
     }
     mkdir_p(a->run);
     json_write_atomic(saved, cfg);
@@ -190,8 +246,10 @@ static char *run_vocab(const args_t *a, const train_cfg_t *tc) {
     return dst;
 }
 
+/* The model of the run's shape; rank 0 loads or initialises the weights
+ * (and on resume the moments and st), which it broadcasts to the others. */
 static blip_model_t *make_model(const args_t *a, const train_cfg_t *tc, const tokenizer_t *tok,
-                                const char *ckpt, train_state_t *st) {
+                                const char *ckpt, comm_t *comm, train_state_t *st) {
     blip_config_t mc;
     if (ckpt || a->init) {
         char *p = path_join(ckpt ? ckpt : a->init, "config.json");
@@ -208,14 +266,19 @@ static blip_model_t *make_model(const args_t *a, const train_cfg_t *tc, const to
     m->label_smoothing = (float)tc->label_smoothing;
     m->dropout_seed = (uint64_t)tc->seed;
     *st = (train_state_t){.best_score = -1, .best_epoch = -1};
-    if (ckpt) {
-        ckpt_load(ckpt, m, st);
-        m->dropout_step = st->dropout_step;
-    } else if (a->init) {
-        blip_model_load(m, a->init);
-    } else {
-        blip_model_init(m, (uint64_t)tc->seed);
+    if (comm_rank(comm) == 0) {
+        if (ckpt) ckpt_load(ckpt, m, st);
+        else if (a->init) blip_model_load(m, a->init);
+        else blip_model_init(m, (uint64_t)tc->seed);
     }
+    size_t bytes = m->nfloats * sizeof(float);
+    comm_bcast(comm, m->w, bytes, 0, 1);
+    if (ckpt) {
+        comm_bcast(comm, m->m, bytes, 0, 1);
+        comm_bcast(comm, m->v, bytes, 0, 1);
+    }
+    comm_bcast(comm, st, sizeof *st, 0, 0);
+    m->dropout_step = st->dropout_step;
     return m;
 }
 
@@ -225,17 +288,20 @@ typedef struct {
     const args_t *a;
     const train_cfg_t *tc;
     const tokenizer_t *tok;
+    comm_t *comm;
+    int rank0;              /* this process writes the run directory */
     blip_model_t *m;
     loader_t *train;
     val_set_t *val;
     const char *vocab;
     FILE *metrics;
     train_state_t st;
-    int64_t spe, total;     /* steps per epoch, steps this run aims for */
+    int64_t spe, total;     /* optimizer steps per epoch, steps this run aims for */
     adamw_cfg_t opt;
 } trainer_t;
 
 static void save(trainer_t *t) {
+    if (!t->rank0) return;
     t->st.dropout_step = t->m->dropout_step;
     ckpt_save(t->a->run, t->m, &t->st, t->vocab);
     ckpt_prune(t->a->run, (int)t->tc->keep_last);
@@ -243,7 +309,7 @@ static void save(trainer_t *t) {
 }
 
 static void progress_line(const trainer_t *t, float loss, double lr, double sps, double eta) {
-    if (!isatty(2)) return;
+    if (!t->rank0 || !isatty(2)) return;
     fprintf(stderr, "\r\033[Kepoch %lld/%d  step %lld/%lld  loss %.4f  lr %.3g  %.1f samples/s  ETA %.0fs",
             (long long)t->st.epoch, t->tc->max_epoch, (long long)t->st.step, (long long)t->total, loss,
             lr, sps, eta);
@@ -254,7 +320,12 @@ static void validate(trainer_t *t, int64_t epoch) {
     char *path = path_join(t->a->run, name);
     scores_t s;
     double t0 = now_seconds();
-    val_run(t->val, t->m, t->tok, path, &s);
+    val_run(t->val, t->m, t->tok, t->comm, path, &s);
+    if (!t->rank0) {
+        free(path);
+        free(name);
+        return;
+    }
     double score = s.cider + s.bleu[3];
     metrics_line(t->metrics, json_pack("{s:I, s:I, s:{s:f, s:f, s:f, s:f, s:f, s:f}, s:f}", "step",
                                        (json_int_t)t->st.step, "epoch", (json_int_t)epoch, "val",
@@ -272,18 +343,31 @@ static void validate(trainer_t *t, int64_t epoch) {
     free(name);
 }
 
-/* One optimizer step on batch b; returns the loss. */
-static float train_step(trainer_t *t, const batch_t *b, double lr, float *gnorm) {
-    blip_batch_t bb = {.pixels = b->pixels, .ids = b->caps.ids, .mask = b->caps.mask,
-                       .labels = b->caps.labels, .B = b->B, .T = b->caps.T};
+/* One optimizer step on this rank's accum_steps next batches: backward
+ * gives each batch's gradient of its token sum (grad_scale = tokens), the
+ * ranks' sums are added and divided by the global batch's token count.
+ * Returns the mean loss over those tokens. */
+static float train_step(trainer_t *t, double lr, float *gnorm) {
     blip_zero_grad(t->m);
-    float loss = blip_forward(t->m, &bb);
+    double sums[2] = {0, 0}; /* token losses, tokens */
+    for (int k = 0; k < t->tc->accum_steps; k++) {
+        const batch_t *b = loader_next(t->train);
+        if (!b) die("step %lld: the data loader ended the epoch early", (long long)t->st.step + 1);
+        blip_batch_t bb = {.pixels = b->pixels, .ids = b->caps.ids, .mask = b->caps.mask,
+                           .labels = b->caps.labels, .B = b->B, .T = b->caps.T};
+        float loss = blip_forward(t->m, &bb);
+        sums[0] += (double)loss * t->m->n_count, sums[1] += t->m->n_count;
+        t->m->grad_scale = (float)t->m->n_count;
+        blip_backward(t->m);
+    }
+    comm_sum(t->comm, sums, 2);
+    float loss = (float)(sums[0] / sums[1]);
     if (!isfinite(loss)) {
         char *last = ckpt_latest(t->a->run);
         die("step %lld: loss is %f; stopping (last checkpoint: %s)", (long long)t->st.step + 1,
             (double)loss, last ? last : "none");
     }
-    blip_backward(t->m);
+    comm_grads(t->comm, t->m->g, t->m->nfloats, (float)(1.0 / sums[1]));
     *gnorm = blip_adamw_step(t->m, &t->opt, (float)lr, (int)(t->st.step + 1));
     return loss;
 }
@@ -294,17 +378,16 @@ static void train(trainer_t *t) {
     while (t->st.epoch < t->tc->max_epoch && t->st.step < t->total) {
         int64_t epoch = t->st.epoch;
         double lr = lr_cosine(t->tc->init_lr, t->tc->min_lr, (int)epoch, t->tc->max_epoch);
-        loader_start(t->train, (uint64_t)epoch, (uint64_t)t->st.epoch_step);
+        loader_start(t->train, (uint64_t)epoch, (uint64_t)(t->st.epoch_step * t->tc->accum_steps));
         double t_log = now_seconds();
         int64_t n_log = 0;
-        const batch_t *b;
-        while (t->st.step < t->total && (b = loader_next(t->train))) {
-            float gnorm, loss = train_step(t, b, lr, &gnorm);
-            t->st.step++, t->st.epoch_step++, n_log += b->B;
+        while (t->st.step < t->total && t->st.epoch_step < t->spe) {
+            float gnorm, loss = train_step(t, lr, &gnorm);
+            t->st.step++, t->st.epoch_step++, n_log += t->st.global_batch;
             double now = now_seconds(), sps = n_log / (now - t_log);
             double eta = (now - t_run) / (double)(t->st.step - start) * (double)(t->total - t->st.step);
             progress_line(t, loss, lr, sps, eta);
-            if (t->st.step % t->tc->log_every == 0) {
+            if (t->rank0 && t->st.step % t->tc->log_every == 0) {
                 metrics_line(t->metrics, json_pack("{s:I, s:I, s:f, s:f, s:f, s:f}", "step",
                                                    (json_int_t)t->st.step, "epoch", (json_int_t)epoch, "loss",
                                                    (double)loss, "lr", lr, "grad_norm", (double)gnorm,
@@ -316,7 +399,7 @@ static void train(trainer_t *t) {
             if (t->st.epoch_step == t->spe) break;
             if (t->tc->save_every > 0 && t->st.step % t->tc->save_every == 0) save(t);
         }
-        if (isatty(2)) fputs("\r\033[K", stderr);
+        if (t->rank0 && isatty(2)) fputs("\r\033[K", stderr);
         if (t->st.epoch_step < t->spe) break; /* stopped by max_steps */
         t->st.epoch++, t->st.epoch_step = 0;
         if (t->val) validate(t, epoch);
@@ -326,44 +409,82 @@ static void train(trainer_t *t) {
     if (t->st.epoch_step > 0 && !saved) save(t);
 }
 
+/* Join the job: the backend on this rank's GPU (cuda:LOCAL_RANK when
+ * several ranks share a machine), then the communicator. */
+static comm_t *join(const args_t *a) {
+    comm_env_t env;
+    comm_env(&env);
+    int gpu = strncmp(a->device, "cuda", 4) == 0;
+    char dev[32];
+    snprintf(dev, sizeof dev, "%s", a->device);
+    if (gpu && env.world > 1) {
+        if (strchr(a->device, ':')) usage_die("--device %s: with %d ranks each uses the GPU of its local rank; "
+                                              "give --device cuda", a->device, env.world);
+        snprintf(dev, sizeof dev, "cuda:%d", env.local_rank);
+    }
+    be_open(dev, a->precision);
+    comm_opts_t co = {.engine = a->comm, .gpu = gpu, .rendezvous = a->rendezvous ? a->rendezvous : a->run,
+                      .timeout = a->comm_timeout};
+    comm_t *comm = comm_open(&co);
+    if (comm_rank(comm) > 0) { /* errors name the rank */
+        static char name[48];
+        snprintf(name, sizeof name, "blip-train[rank %d]", comm_rank(comm));
+        err_init(name);
+    }
+    return comm;
+}
+
 int main(int argc, char **argv) {
     err_init(argv[0]);
     args_t a;
     parse_args(&a, argc, argv);
-    be_open(a.device, a.precision);
+    if (a.gpus && !getenv("BLIP_LAUNCHED")) {
+#ifndef BLIP_CUDA
+        die("--gpus: this build has no CUDA backend (rebuild with make CUDA=1); on CPU, start ranks with "
+            "mpirun -np N");
+#endif
+        return launch_local(a.gpus, argv);
+    }
+    comm_t *comm = join(&a);
+    int rank = comm_rank(comm), W = comm_world(comm);
     char *ckpt = is_dir(a.run) ? ckpt_latest(a.run) : NULL;
     if (a.resume && !ckpt) die("%s: no complete checkpoint to resume from", a.run);
     if (!a.resume && ckpt)
         die("%s: holds checkpoints of an earlier run; use --resume or another directory", a.run);
     train_cfg_t tc;
-    json_t *cfg = effective_config(&a, &tc);
+    json_t *cfg = effective_config(&a, ckpt, rank, W, &tc);
     val_opts_t vo = {.num_beams = tc.num_beams, .max_length = tc.max_length, .min_length = tc.min_length,
                      .batch_size = tc.batch_size, .image_size = tc.image_size, .threads = (int)tc.threads};
-    char *vocab = run_vocab(&a, &tc);
+    /* rank 0 prepares the run directory; the others read it after the barrier */
+    char *vocab = rank == 0 ? run_vocab(&a, &tc) : path_join(a.run, "vocab.txt");
+    comm_barrier(comm);
     tokenizer_t *tok = tok_load(vocab);
     char *log_path = path_join(a.run, "log.txt"), *metrics_path = path_join(a.run, "metrics.jsonl");
-    if (!(g_log = fopen(log_path, "a"))) die("%s: cannot open for appending", log_path);
+    if (rank == 0 && !(g_log = fopen(log_path, "a"))) die("%s: cannot open for appending", log_path);
 
-    trainer_t t = {.a = &a, .tc = &tc, .tok = tok, .vocab = vocab};
-    t.m = make_model(&a, &tc, tok, ckpt, &t.st);
-    t.metrics = open_metrics(metrics_path, t.st.step);
+    trainer_t t = {.a = &a, .tc = &tc, .tok = tok, .comm = comm, .rank0 = rank == 0, .vocab = vocab};
+    t.m = make_model(&a, &tc, tok, ckpt, comm, &t.st);
+    int64_t global = (int64_t)tc.batch_size * W * tc.accum_steps;
+    t.st.global_batch = global;
+    if (rank == 0) t.metrics = open_metrics(metrics_path, t.st.step);
     adamw_defaults(&t.opt);
     t.opt.weight_decay = (float)tc.weight_decay;
     shard_set_t *shards = shard_open_list(a.train, (size_t)a.ntrain);
     loader_cfg_t lc = {.image_size = tc.image_size, .batch_size = tc.batch_size, .seed = (uint64_t)tc.seed,
                        .threads = (int)tc.threads, .prefetch = 2, .train = 1, .no_flip = !tc.hflip, .world = 1,
                        .tok = tok};
+    lc.rank = rank, lc.world = W; /* this rank's slices of the global batches */
     t.train = loader_new(shards, &lc);
-    t.spe = (int64_t)loader_steps_per_epoch(t.train);
-    if (t.spe == 0) die("%s%s: %llu pairs make no batch of %d", a.train[0], a.ntrain > 1 ? " ..." : "",
-                        (unsigned long long)loader_samples(t.train), tc.batch_size);
+    t.spe = (int64_t)loader_steps_per_epoch(t.train) / tc.accum_steps;
+    if (t.spe == 0) die("%s%s: %llu pairs make no global batch of %lld", a.train[0], a.ntrain > 1 ? " ..." : "",
+                        (unsigned long long)loader_samples(t.train), (long long)global);
     t.total = t.spe * tc.max_epoch;
     if (tc.max_steps > 0 && tc.max_steps < t.total) t.total = tc.max_steps;
     if (a.val) t.val = val_open(a.val, &vo);
-    logf_("%s %s: %llu pairs, %lld steps/epoch, %lld steps%s%s; model %zu parameters; %s",
+    logf_("%s %s: %llu pairs, %lld steps/epoch of %lld samples, %lld steps%s%s; model %zu parameters; %s; %s",
           ckpt ? "resuming from" : "starting", ckpt ? ckpt : a.run,
-          (unsigned long long)loader_samples(t.train), (long long)t.spe, (long long)t.total,
-          a.val ? ", validating on " : "", a.val ? a.val : "", t.m->nfloats, be_name());
+          (unsigned long long)loader_samples(t.train), (long long)t.spe, (long long)global, (long long)t.total,
+          a.val ? ", validating on " : "", a.val ? a.val : "", t.m->nfloats, be_name(), comm_name(comm));
 
     double t0 = now_seconds();
     train(&t);
@@ -375,8 +496,10 @@ int main(int argc, char **argv) {
     shard_close(shards);
     blip_model_free(t.m);
     tok_free(tok);
-    fclose(t.metrics);
-    fclose(g_log);
+    comm_barrier(comm); /* the others wait for rank 0's last checkpoint */
+    comm_close(comm);
+    if (t.metrics) fclose(t.metrics);
+    if (g_log) fclose(g_log);
     json_decref(cfg);
     free(a.sets.v);
     free(log_path);
