@@ -40,6 +40,9 @@ struct gen {
     float *logits;         /* [rows, V] */
     float *lp;             /* [K, V] one image's processed log-probs */
     int32_t *ids, *src;    /* [rows] next tokens, reorder sources */
+    int32_t *live, *keep;  /* [max_images] image in each cache slot, slots kept */
+    int *finished;         /* [max_images] image needs no more steps */
+    long fed0;             /* blip_kv_fed() when gen_run began */
     int32_t *tmp;          /* [K, max_length] */
     cand_t *cand, *order;  /* [4K] */
     cand_t *vocab_sort;    /* [V] for sampling */
@@ -92,6 +95,9 @@ gen_t *gen_new(blip_model_t *m, const gen_cfg_t *c, int max_images) {
     g->lp = xmalloc((size_t)K * g->V * sizeof(float));
     g->ids = xmalloc((size_t)rows * L * sizeof(int32_t));
     g->src = xmalloc((size_t)rows * sizeof(int32_t));
+    g->live = xmalloc((size_t)max_images * sizeof(int32_t));
+    g->keep = xmalloc((size_t)max_images * sizeof(int32_t));
+    g->finished = xmalloc((size_t)max_images * sizeof(int));
     g->tmp = xmalloc((size_t)K * L * sizeof(int32_t));
     g->cand = xmalloc(4 * (size_t)K * sizeof(cand_t));
     g->order = xmalloc(4 * (size_t)K * sizeof(cand_t));
@@ -128,6 +134,9 @@ void gen_free(gen_t *g) {
     free(g->lp);
     free(g->ids);
     free(g->src);
+    free(g->live);
+    free(g->keep);
+    free(g->finished);
     free(g->tmp);
     free(g->cand);
     free(g->order);
@@ -221,12 +230,32 @@ static int32_t sample_token(gen_t *g, const float *s, rng_t *r) {
     return c[keep - 1].idx;
 }
 
-/* Every row starts from the prompt: ids [rows, plen]. */
+/* Every row starts from the prompt: ids [rows, plen]; cache slot i holds
+ * image i. */
 static void step_prompt(gen_t *g, int n_images, int K, const int32_t *prompt, int plen) {
     int rows = n_images * K;
     for (int r = 0; r < rows; r++) memcpy(g->ids + (size_t)r * plen, prompt, (size_t)plen * sizeof(int32_t));
+    for (int i = 0; i < n_images; i++) g->live[i] = i;
     blip_kv_start(g->kv, n_images, K);
     blip_kv_step(g->kv, g->ids, plen, g->logits);
+}
+
+/* Drop the finished images from the decoder's batch: the K next tokens (and
+ * reorder sources, relative to the slot, unless src is NULL) of each kept
+ * cache slot move down with it, and so does its cache. Returns the slots
+ * left. */
+static int drop_finished(gen_t *g, int slots, int K, int32_t *src) {
+    int n = 0;
+    for (int j = 0; j < slots; j++) {
+        if (g->finished[g->live[j]]) continue;
+        g->keep[n] = j;
+        g->live[n] = g->live[j];
+        memmove(g->ids + (size_t)n * K, g->ids + (size_t)j * K, (size_t)K * sizeof(int32_t));
+        if (src) memmove(src + (size_t)n * K, src + (size_t)j * K, (size_t)K * sizeof(int32_t));
+        n++;
+    }
+    if (n && n < slots) blip_kv_keep(g->kv, g->keep, n);
+    return n;
 }
 
 static void set_out(gen_out_t *o, const int32_t *seq, int n, float score) {
@@ -236,34 +265,32 @@ static void set_out(gen_out_t *o, const int32_t *seq, int n, float score) {
     o->score = score;
 }
 
-/* Greedy search or sampling: one row per image, finished rows feed pad. */
+/* Greedy search or sampling: one row per image, dropped when it ends. */
 static void run_greedy(gen_t *g, int n, const int32_t *prompt, int plen, uint64_t first_image,
                        gen_out_t *out) {
-    int V = g->V, L = g->c.max_length;
+    int V = g->V, L = g->c.max_length, slots = plen < L ? n : 0;
     int32_t *seq = xmalloc((size_t)n * L * sizeof(int32_t));
-    int *len = xmalloc((size_t)n * sizeof(int)), left = 0;
+    int *len = xmalloc((size_t)n * sizeof(int));
     rng_t *rng = xmalloc((size_t)n * sizeof(rng_t));
     for (int i = 0; i < n; i++) {
         memcpy(seq + (size_t)i * L, prompt, (size_t)plen * sizeof(int32_t));
         len[i] = plen;
-        left += plen < L;
         rng_init(&rng[i], g->c.seed, first_image + (uint64_t)i);
     }
-    if (left) step_prompt(g, n, 1, prompt, plen);
-    while (left) {
-        for (int i = 0; i < n; i++) {
+    if (slots) step_prompt(g, n, 1, prompt, plen);
+    while (slots) {
+        for (int j = 0; j < slots; j++) {
+            int i = g->live[j];
             int32_t *si = seq + (size_t)i * L;
-            int done = len[i] >= L || (len[i] > plen && si[len[i] - 1] == g->c.eos);
-            g->ids[i] = g->c.pad;
-            if (done) continue;
-            float *s = g->logits + (size_t)i * V;
+            float *s = g->logits + (size_t)j * V;
             process(g, s, si, len[i]);
             int32_t t = g->c.sample ? sample_token(g, s, &rng[i]) : argmax(s, V);
             si[len[i]++] = t;
-            g->ids[i] = t;
-            left -= len[i] >= L || t == g->c.eos;
+            g->ids[j] = t;
+            g->finished[i] = len[i] >= L || t == g->c.eos;
         }
-        if (left) blip_kv_step(g->kv, g->ids, 1, g->logits);
+        slots = drop_finished(g, slots, 1, NULL);
+        if (slots) blip_kv_step(g->kv, g->ids, 1, g->logits);
     }
     for (int i = 0; i < n; i++) set_out(&out[i], seq + (size_t)i * L, len[i], 0.0f);
     free(seq);
@@ -460,7 +487,7 @@ static void beam_step(gen_t *g, beam_img_t *b, const float *logits, int cur, int
 }
 
 static void run_beam(gen_t *g, int n, const int32_t *prompt, int plen, gen_out_t *out) {
-    int K = g->c.beams, V = g->V, L = g->c.max_length, left = n;
+    int K = g->c.beams, V = g->V, L = g->c.max_length, slots = n;
     for (int i = 0; i < n; i++) {
         beam_img_t *b = &g->img[i];
         for (int k = 0; k < K; k++) {
@@ -471,28 +498,22 @@ static void run_beam(gen_t *g, int n, const int32_t *prompt, int plen, gen_out_t
             b->fin_score[k] = NEG_BIG;
             memcpy(b->fin + (size_t)k * L, prompt, (size_t)plen * sizeof(int32_t));
         }
-        b->done = plen >= L;
+        b->done = 0;
         b->nadd = 0;
         b->worst = 1e9;
-        left -= b->done;
     }
-    if (left) step_prompt(g, n, K, prompt, plen);
-    for (int cur = plen; left; cur++) {
-        for (int i = 0; i < n; i++) {
-            beam_img_t *b = &g->img[i];
-            int32_t *src = g->src + (size_t)i * K, *tok = g->ids + (size_t)i * K;
-            if (b->done) {
-                for (int k = 0; k < K; k++) {
-                    src[k] = i * K + k;
-                    tok[k] = g->c.pad;
-                }
-                continue;
-            }
-            beam_step(g, b, g->logits + (size_t)i * K * V, cur, plen, src, tok);
-            for (int k = 0; k < K; k++) src[k] += i * K;
-            left -= b->done;
+    if (plen >= L) slots = 0;
+    else step_prompt(g, n, K, prompt, plen);
+    for (int cur = plen; slots; cur++) {
+        for (int j = 0; j < slots; j++) {
+            int i = g->live[j];
+            beam_step(g, &g->img[i], g->logits + (size_t)j * K * V, cur, plen, g->src + (size_t)j * K,
+                      g->ids + (size_t)j * K);
+            g->finished[i] = g->img[i].done;
         }
-        if (!left) break;
+        slots = drop_finished(g, slots, K, g->src);
+        if (!slots) break;
+        for (int r = 0; r < slots * K; r++) g->src[r] += r / K * K; /* slot-relative -> row */
         blip_kv_reorder(g->kv, g->src);
         blip_kv_step(g->kv, g->ids, 1, g->logits);
     }
@@ -511,7 +532,10 @@ void gen_run(gen_t *g, const float *pixels, int n, const int32_t *prompt, int pl
              gen_out_t *out) {
     if (n < 1 || n > g->max_images) die("generate: %d images, at most %d per batch", n, g->max_images);
     if (plen < 1 || plen > g->c.max_length) die("generate: prompt of %d tokens, max_length %d", plen, g->c.max_length);
+    g->fed0 = blip_kv_fed(g->kv);
     blip_encode_image(g->m, pixels, n);
     if (g->c.beams == 1) run_greedy(g, n, prompt, plen, first_image, out);
     else run_beam(g, n, prompt, plen, out);
 }
+
+long gen_fed(const gen_t *g) { return blip_kv_fed(g->kv) - g->fed0; }

@@ -85,5 +85,9 @@ void gen_free(gen_t *g);
 void gen_run(gen_t *g, const float *pixels, int n, const int32_t *prompt, int plen,
              uint64_t first_image, gen_out_t *out);
 void gen_out_free(gen_out_t *o, int n);
+/* Decoder work of the last gen_run: token positions fed to the text decoder
+ * (rows x tokens over all steps). A sequence that ended (greedy, sampling)
+ * or an image whose beam search is done leaves the batch and adds none. */
+long gen_fed(const gen_t *g);
 
 #endif

@@ -12,6 +12,7 @@
 struct blip_kv {
     blip_model_t *m;
     int max_rows, max_len, rows, beams, len;
+    long fed;                       /* token positions fed since blip_kv_new */
     size_t layer_self, layer_cross; /* floats per layer in self / cross */
     float *self, *spare;            /* [L, max_rows, max_len, 2D] key|value */
     float *cross;                   /* [L, max_rows (images), Tv, 2D] */
@@ -146,6 +147,7 @@ void blip_kv_step(blip_kv_t *kv, const int32_t *ids, int n, float *logits) {
         be_download(logits + (size_t)r * c->vocab, kv->logits + ((size_t)r * n + n - 1) * c->vocab,
                     (size_t)c->vocab * sizeof(float));
     kv->len += n;
+    kv->fed += (long)N;
 }
 
 void blip_kv_reorder(blip_kv_t *kv, const int32_t *src) {
@@ -163,4 +165,32 @@ void blip_kv_reorder(blip_kv_t *kv, const int32_t *src) {
     kv->spare = t;
 }
 
+/* Image j moves to image slot `to` (to <= j); rows of later images never
+ * overlap earlier slots, so compaction works in place. */
+static void move_image(blip_kv_t *kv, int j, int to) {
+    const blip_config_t *c = &kv->m->cfg;
+    size_t D2 = 2 * (size_t)c->t_hidden, row = (size_t)kv->max_len * D2, used = (size_t)kv->len * D2;
+    size_t img_cross = (size_t)blip_vision_tokens(c) * D2;
+    for (int l = 0; l < c->t_layers; l++) {
+        float *self = kv->self + l * kv->layer_self, *cross = kv->cross + l * kv->layer_cross;
+        for (int k = 0; k < kv->beams; k++)
+            be_copy(self + ((size_t)to * kv->beams + k) * row, self + ((size_t)j * kv->beams + k) * row,
+                    used * sizeof(float));
+        be_copy(cross + to * img_cross, cross + j * img_cross, img_cross * sizeof(float));
+    }
+}
+
+void blip_kv_keep(blip_kv_t *kv, const int32_t *images, int n) {
+    int have = kv->rows / kv->beams;
+    if (n < 1) die("decode: keep at least one image");
+    for (int j = 0; j < n; j++)
+        if (images[j] < 0 || images[j] >= have || (j && images[j] <= images[j - 1]))
+            die("decode: keep list entry %d (image %d) is not an increasing image of %d", j, images[j], have);
+    for (int j = 0; j < n; j++)
+        if (images[j] != j) move_image(kv, images[j], j);
+    kv->rows = n * kv->beams;
+}
+
 int blip_kv_len(const blip_kv_t *kv) { return kv->len; }
+
+long blip_kv_fed(const blip_kv_t *kv) { return kv->fed; }

@@ -8,8 +8,10 @@
  *   blip_kv_start(kv, n_images, beams);           rows = n_images * beams,
  *                                                 image-major (row r -> image r / beams)
  *   blip_kv_step(kv, prompt_ids, 4, logits);      [DEC] a picture of -> logits [rows, V]
- *   loop: choose tokens; blip_kv_reorder(kv, src) when beams are re-ranked
- *         (src rows must belong to the same image); blip_kv_step(kv, ids, 1, logits)
+ *   loop: choose tokens; blip_kv_keep(kv, images, n) when images are done
+ *         (their rows and cross-attention K/V leave, so later steps skip
+ *         them); blip_kv_reorder(kv, src) when beams are re-ranked (src rows
+ *         must belong to the same image); blip_kv_step(kv, ids, 1, logits)
  *
  * Logits equal a full forward over the same tokens (no padding inside a row).
  * Dropout is never applied. All buffers are allocated by blip_kv_new(). */
@@ -34,7 +36,14 @@ void blip_kv_start(blip_kv_t *kv, int n_images, int beams);
 void blip_kv_step(blip_kv_t *kv, const int32_t *ids, int n, float *logits);
 /* Re-rank rows: new row r continues old row src[r] (same image group). */
 void blip_kv_reorder(blip_kv_t *kv, const int32_t *src);
+/* Keep images images[0..n) (increasing, n >= 1) and drop the others: new
+ * image j is old image images[j], with its `beams` rows and cross-attention
+ * K/V; rows = n * beams afterwards. */
+void blip_kv_keep(blip_kv_t *kv, const int32_t *images, int n);
 /* Tokens cached per row so far. */
 int blip_kv_len(const blip_kv_t *kv);
+/* Decoder work since blip_kv_new(): token positions fed (rows x tokens,
+ * summed over steps). */
+long blip_kv_fed(const blip_kv_t *kv);
 
 #endif

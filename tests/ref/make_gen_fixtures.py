@@ -18,9 +18,15 @@ Writes, under OUT:
                      max_length, min_length, early_stopping, length_penalty,
                      repetition_penalty, sequences [N][...] (prompt
                      included, up to and with [SEP]), scores [N] (beam
-                     search sequences_scores), legacy (true: transformers
-                     4.15's BeamSearchScorer, the version salesforce/BLIP
-                     pins, run from T415 over this model's logits)}]};
+                     search sequences_scores), scores_fp64 [N] (the same
+                     search with the model's forward in float64, its
+                     logits cast to float32 as generate() does: the
+                     sequences must not change; the gap to scores is
+                     torch's own fp32 rounding, which bounds how close
+                     another fp32 implementation can be), legacy (true:
+                     transformers 4.15's BeamSearchScorer, the version
+                     salesforce/BLIP pins, run from T415 over this model's
+                     logits)}]};
   e2e/model/         a model directory whose vocab.txt has "a picture of" and
                      [DEC], image size 32;
   e2e/captions.tsv   file name<TAB>caption for blip-synth -n 0 --val 24
@@ -32,6 +38,7 @@ Writes, under OUT:
 Pixels of the tiny-model cases come from an integer hash (gen_pixels), so the
 C test makes the same floats without a pixel file.
 """
+import copy
 import json
 import os
 import subprocess
@@ -161,7 +168,7 @@ def generate_415(m415, model, pixels, prompt, case):
     cur_len = input_ids.shape[-1]
     with torch.no_grad():
         while True:
-            logits = model(pixel_values=pix, input_ids=input_ids).logits[:, -1, :]
+            logits = model(pixel_values=pix, input_ids=input_ids).logits[:, -1, :].float()
             scores = torch.nn.functional.log_softmax(logits, dim=-1)
             scores = procs(input_ids, scores)
             scores = scores + beam_scores[:, None].expand_as(scores)
@@ -199,26 +206,23 @@ def make_cases(out, m415):
         mm.write_vocab(os.path.join(out, name, "vocab.txt"), spec["text"]["vocab_size"])
         pixels = gen_pixels(N_IMAGES, spec["vision"]["image_size"])
         prompt = [spec["text"]["bos_token_id"], 10, 11, 12]
-        for case in CASES:
+        model64 = copy.deepcopy(model).double()
+        for legacy, case in [(False, c) for c in CASES] + [(True, c) for c in LEGACY_CASES]:
             max_len = min(case[2], spec["text"]["max_position_embeddings"])
             case = (case[0], case[1], max_len) + case[3:]
-            seqs, scores = generate(model, pixels, prompt, case)
+            run = (lambda *a: generate_415(m415, *a)) if legacy else generate
+            seqs, scores = run(model, pixels, prompt, case)
             lens = sorted(len(s) - len(prompt) for s in seqs)
             print("%s %s: generated lengths %s" % (name, case[0], lens))
-            cases.append(dict(model=name, name=case[0], prompt=prompt, beams=case[1],
-                              max_length=case[2], min_length=case[3], early_stopping=case[4],
-                              length_penalty=case[5], repetition_penalty=case[6],
-                              legacy=False, sequences=seqs, scores=scores))
-        for case in LEGACY_CASES:
-            max_len = min(case[2], spec["text"]["max_position_embeddings"])
-            case = (case[0], case[1], max_len) + case[3:]
-            seqs, scores = generate_415(m415, model, pixels, prompt, case)
-            lens = sorted(len(s) - len(prompt) for s in seqs)
-            print("%s %s: generated lengths %s" % (name, case[0], lens))
-            cases.append(dict(model=name, name=case[0], prompt=prompt, beams=case[1],
-                              max_length=case[2], min_length=case[3], early_stopping=case[4],
-                              length_penalty=case[5], repetition_penalty=case[6],
-                              legacy=True, sequences=seqs, scores=scores))
+            c = dict(model=name, name=case[0], prompt=prompt, beams=case[1], max_length=case[2],
+                     min_length=case[3], early_stopping=case[4], length_penalty=case[5],
+                     repetition_penalty=case[6], legacy=legacy, sequences=seqs, scores=scores)
+            if scores is not None:
+                seqs64, c["scores_fp64"] = run(model64, pixels.double(), prompt, case)
+                assert seqs64 == seqs, "%s %s: float64 changes the captions" % (name, case[0])
+                print("  fp32 - fp64 scores: max %.3g" % max(
+                    abs(a - b) for a, b in zip(scores, c["scores_fp64"])))
+            cases.append(c)
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(dict(images=N_IMAGES, cases=cases), f, separators=(",", ":"))
         f.write("\n")
