@@ -14,7 +14,8 @@
  *
  * A plan (descriptors and the heuristic's algorithm) is made once per
  * shape, transposition and pointer alignment and reused, so steady-state
- * calls do no heuristic search. */
+ * calls do no heuristic search; a shape cuBLASLt has no algorithm for runs
+ * through cublasGemmEx instead (noted at -v). */
 #include <string.h>
 
 #include "cuda_internal.h"
@@ -47,12 +48,17 @@ typedef struct {
     unsigned align_a, align_b, align_d, align_bias;
 } gemm_key_t;
 
+/* How a plan runs: cuBLASLt with the bias epilogue; cuBLASLt alone; or,
+ * for shapes cuBLASLt has no algorithm for, cublasGemmEx. Without the
+ * epilogue a bias is broadcast into D first and accumulated onto (beta 1). */
+typedef enum { PLAN_LT_BIAS, PLAN_LT, PLAN_GEMMEX } plan_how_t;
+
 typedef struct {
     gemm_key_t key;
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t a, b, d;
     cublasLtMatmulAlgo_t algo;
-    int epilogue_bias; /* else the caller broadcasts the bias and uses beta = 1 */
+    plan_how_t how;
 } gemm_plan_t;
 
 static gemm_plan_t *plans;
@@ -122,23 +128,23 @@ static gemm_plan_t *make_plan(const gemm_key_t *key, const float *bias) {
     set_pref(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_d, sizeof al_d);
 
     /* The epilogue takes an fp32 bias (the output's type), broadcast along
-     * n; it is known to fault on bias vectors less than 16-byte aligned,
-     * which the heuristic does not filter, so those take the fallback. */
-    int ok = 0;
+     * n. Bias vectors less than 16-byte aligned are reported to fault in it
+     * (the heuristic has no alignment preference for them): no epilogue. */
+    p->how = PLAN_GEMMEX;
     if (key->bias && key->align_bias >= 16) {
         int32_t bias_type = CUDA_R_32F;
         set_epilogue(p, CUBLASLT_EPILOGUE_BIAS);
         set_desc(p->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type);
         set_desc(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias);
-        ok = p->epilogue_bias = find_algo(p, pref);
-        if (!ok) set_epilogue(p, CUBLASLT_EPILOGUE_DEFAULT);
+        if (find_algo(p, pref)) p->how = PLAN_LT_BIAS;
+        else set_epilogue(p, CUBLASLT_EPILOGUE_DEFAULT);
     }
-    if (!ok) ok = find_algo(p, pref);
+    if (p->how == PLAN_GEMMEX && find_algo(p, pref)) p->how = PLAN_LT;
     CHECK_CUBLAS(cublasLtMatmulPreferenceDestroy(pref));
-    if (!ok)
-        die("cublasLt: no algorithm for %s x %s%s GEMM m=%d n=%d k=%d (ld %d %d %d)",
-            key->ta ? "T" : "N", key->tb ? "T" : "N", key->bf16 ? " bf16" : " fp32", key->m, key->n,
-            key->k, key->lda, key->ldb, key->ldd);
+    if (p->how == PLAN_GEMMEX)
+        note(1, "cuda: cublasLt has no algorithm for the %s x %s%s GEMM m=%d n=%d k=%d (ld %d %d %d): "
+             "cublasGemmEx", key->ta ? "T" : "N", key->tb ? "T" : "N", key->bf16 ? " bf16" : " fp32",
+             key->m, key->n, key->k, key->lda, key->ldb, key->ldd);
     n_plans++;
     return p;
 }
@@ -169,7 +175,7 @@ static void gemm(int ta, int tb, int m, int n, int k, const void *A, int lda, co
     key.align_a = alignment(A), key.align_b = alignment(B), key.align_d = alignment(D);
     key.align_bias = bias ? alignment(bias) : 0;
     gemm_plan_t *p = plan_for(&key, bias);
-    if (bias && p->epilogue_bias) {
+    if (bias && p->how == PLAN_LT_BIAS) {
         set_desc(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias);
     } else if (bias) { /* D = bias first, then accumulate, like the CPU backend */
         broadcast_rows_kernel<<<cuda_blocks((size_t)m * n, THREADS), THREADS, 0, cuda.stream>>>(D, bias,
@@ -178,6 +184,13 @@ static void gemm(int ta, int tb, int m, int n, int k, const void *A, int lda, co
         beta = 1.0f;
     }
     float alpha = 1.0f;
+    if (p->how == PLAN_GEMMEX) {
+        cudaDataType_t ab = cuda.bf16 ? CUDA_R_16BF : CUDA_R_32F;
+        CHECK_CUBLAS(cublasGemmEx(cuda.blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                  m, n, k, &alpha, A, ab, lda, B, ab, ldb, &beta, D, CUDA_R_32F, ldd,
+                                  CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        return;
+    }
     CHECK_CUBLAS(cublasLtMatmul(cuda.lt, p->desc, &alpha, A, p->a, B, p->b, &beta, D, p->d, D, p->d,
                                 &p->algo, cuda.lt_workspace, CUDA_LT_WORKSPACE, cuda.stream));
 }
@@ -192,18 +205,19 @@ void cuda_op_matmul(float *out, const float *inp, const float *w, const float *b
     gemm(1, 0, OC, N, C, A, C, B, C, out, OC, 0.0f, bias);
 }
 
-/* Column sums in two fixed-order stages: block (x, r) sums rows
+/* Column sums in two fixed-order stages, in double: block (x, r) sums rows
  * [r*N/R, (r+1)*N/R) of 32 columns into part[r, :], its 8 row-threads
- * combined in order; then each column adds its R parts in order. R depends
- * on N only, so the result is the same on every run and every GPU. */
+ * combined in order; then each column adds its R parts in order to its
+ * dbias. R depends on N only, so the result is the same on every run and
+ * every GPU. */
 #define CS_COLS 32
 #define CS_ROWS 8
 
-__global__ void column_parts_kernel(float *part, const float *dout, int N, int OC, int R) {
-    __shared__ float acc[CS_ROWS][CS_COLS];
+__global__ void column_parts_kernel(double *part, const float *dout, int N, int OC, int R) {
+    __shared__ double acc[CS_ROWS][CS_COLS];
     int o = blockIdx.x * CS_COLS + threadIdx.x, r = blockIdx.y;
     int lo = (int)((long)N * r / R), hi = (int)((long)N * (r + 1) / R);
-    float s = 0.0f;
+    double s = 0.0;
     if (o < OC)
         for (int row = lo + threadIdx.y; row < hi; row += CS_ROWS) s += dout[(size_t)row * OC + o];
     acc[threadIdx.y][threadIdx.x] = s;
@@ -214,11 +228,11 @@ __global__ void column_parts_kernel(float *part, const float *dout, int N, int O
     }
 }
 
-__global__ void column_finish_kernel(float *dbias, const float *part, int OC, int R) {
+__global__ void column_finish_kernel(float *dbias, const double *part, int OC, int R) {
     for (int o = blockIdx.x * blockDim.x + threadIdx.x; o < OC; o += gridDim.x * blockDim.x) {
-        float s = 0.0f;
+        double s = dbias[o];
         for (int r = 0; r < R; r++) s += part[(size_t)r * OC + o];
-        dbias[o] += s;
+        dbias[o] = (float)s;
     }
 }
 
@@ -226,7 +240,7 @@ __global__ void column_finish_kernel(float *dbias, const float *part, int OC, in
 static void column_sums(float *dbias, const float *dout, int N, int OC) {
     int R = (N + 63) / 64;
     if (R > 256) R = 256;
-    float *part = (float *)cuda_scratch(CUDA_SCRATCH_D, (size_t)R * OC * sizeof(float));
+    double *part = (double *)cuda_scratch(CUDA_SCRATCH_D, (size_t)R * OC * sizeof(double));
     dim3 grid((OC + CS_COLS - 1) / CS_COLS, R), block(CS_COLS, CS_ROWS);
     column_parts_kernel<<<grid, block, 0, cuda.stream>>>(part, dout, N, OC, R);
     CHECK_LAUNCH();

@@ -38,12 +38,13 @@ void cuda_open(const char *precision, int index) {
     CHECK_CUDA(cudaDeviceGetAttribute(&cuda.num_sms, cudaDevAttrMultiProcessorCount, dev));
     CHECK_CUDA(cudaMalloc(&cuda.lt_workspace, CUDA_LT_WORKSPACE));
     /* Plain cuBLAS (batched attention GEMMs) shares the stream and the
-     * workspace, so it never allocates behind our back. fp32 runs pedantic:
-     * no TF32 even when NVIDIA_TF32_OVERRIDE asks for it. */
+     * workspace, so it never allocates behind our back. Its default math
+     * mode keeps fp32 products in fp32: TF32 takes CUBLAS_TF32_TENSOR_OP_MATH
+     * or a *_FAST_TF32 compute type, which this backend never uses. */
     CHECK_CUBLAS(cublasCreate(&cuda.blas));
     CHECK_CUBLAS(cublasSetStream(cuda.blas, cuda.stream));
     CHECK_CUBLAS(cublasSetWorkspace(cuda.blas, cuda.lt_workspace, CUDA_LT_WORKSPACE));
-    CHECK_CUBLAS(cublasSetMathMode(cuda.blas, cuda.bf16 ? CUBLAS_DEFAULT_MATH : CUBLAS_PEDANTIC_MATH));
+    CHECK_CUBLAS(cublasSetMathMode(cuda.blas, CUBLAS_DEFAULT_MATH));
     CHECK_CUBLAS(cublasLtCreate(&cuda.lt));
 
     cudaDeviceProp prop;
@@ -109,12 +110,14 @@ void *cuda_scratch(int slot, size_t bytes) {
  * as soon as the call returns. Uploads also come from OpenMP worker threads
  * (blip_model_init), whose current device is not set: set it. */
 void cuda_be_upload(void *dev, const void *host, size_t bytes) {
+    if (!bytes) return;
     CHECK_CUDA(cudaSetDevice(cuda.device));
     CHECK_CUDA(cudaMemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, cuda.stream));
     CHECK_CUDA(cudaStreamSynchronize(cuda.stream));
 }
 
 void cuda_be_download(void *host, const void *dev, size_t bytes) {
+    if (!bytes) return;
     CHECK_CUDA(cudaSetDevice(cuda.device));
     CHECK_CUDA(cudaMemcpyAsync(host, dev, bytes, cudaMemcpyDeviceToHost, cuda.stream));
     CHECK_CUDA(cudaStreamSynchronize(cuda.stream));
