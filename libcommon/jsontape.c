@@ -122,19 +122,34 @@ static int unicode_escape(parser_t *P, const unsigned char *p, long *u) {
     return 10;
 }
 
+/* Whether the 8 bytes at p are all printable ASCII other than '"' and '\\'
+ * (bit tricks: a lane's high bit marks a byte < 0x20, equal to '"' or '\\',
+ * or >= 0x80; lanes above a marked one may be marked falsely, which only
+ * stops the fast path early). */
+static int plain8(const unsigned char *p) {
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t x, q, b;
+    memcpy(&x, p, 8);
+    q = x ^ (ones * '"');
+    b = x ^ (ones * '\\');
+    return !((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) | x) & (ones * 0x80));
+}
+
 /* The string at P->p (a '"') into v, decoded to P->out. */
 static int parse_string(parser_t *P, jt_t *v, int is_key) {
     const unsigned char *p = P->p + 1, *end = P->end;
     char *o = P->out, *start = o;
     int nul = 0;
     for (;;) {
+        const unsigned char *run = p; /* printable ASCII but '"' and '\\', copied at once */
+        while (end - p >= 8 && plain8(p)) p += 8;
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+        memcpy(o, run, (size_t)(p - run));
+        o += p - run;
         if (p == end) return fail(P, p, "premature end of input");
         unsigned c = *p;
         if (c == '"') break;
-        if (c >= 0x20 && c < 0x80 && c != '\\') {
-            *o++ = (char)c;
-            p++;
-        } else if (c < 0x20) {
+        if (c < 0x20) {
             return fail(P, p, "control character 0x%x", c);
         } else if (c >= 0x80) {
             int n = utf8_len(p, end);

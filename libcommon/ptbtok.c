@@ -1058,7 +1058,11 @@ char *ptb_tokenize(const char *text, size_t len, size_t *out_len) {
 /* --- pycocoevalcap's wrapper ------------------------------------------------- */
 
 static int is_punct(const char *t, size_t n) {
-    if (!n || !strchr("'`-.?!,:;", t[0])) return 0;
+    if (!n) return 0;
+    switch (t[0]) {
+    case '\'': case '`': case '-': case '.': case '?': case '!': case ',': case ':': case ';': break;
+    default: return 0;
+    }
     static const char *const P[] = {"''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".",
                                     "?", "!", ",", ":", "-", "--", "...", ";"};
     for (size_t i = 0; i < ARRAY_LEN(P); i++)
@@ -1086,13 +1090,14 @@ static size_t rstrip_len(const char *s, size_t n) {
     return n;
 }
 
-static char *filter_line(const char *s, size_t n) {
+/* Line s[0..n) without trailing whitespace and punctuation tokens, to o
+ * (room for n + 1 bytes); returns the bytes written, its NUL included. */
+static size_t filter_line(const char *s, size_t n, char *o) {
     n = rstrip_len(s, n);
-    char *o = xmalloc(n + 1);
     size_t k = 0;
     for (size_t i = 0; i <= n;) {
-        const char *sp = memchr(s + i, ' ', n - i);
-        size_t e = sp ? (size_t)(sp - s) : n;
+        size_t e = i;
+        while (e < n && s[e] != ' ') e++;
         if (!is_punct(s + i, e - i)) {
             if (k) o[k++] = ' ';
             memcpy(o + k, s + i, e - i);
@@ -1101,7 +1106,7 @@ static char *filter_line(const char *s, size_t n) {
         i = e + 1;
     }
     o[k] = '\0';
-    return o;
+    return k + 1;
 }
 
 char **ptb_tokenize_captions(const char *const *captions, size_t n) {
@@ -1110,17 +1115,21 @@ char **ptb_tokenize_captions(const char *const *captions, size_t n) {
         size_t l = strlen(captions[i]);
         da_reserve(&in, in.n + l + 1);
         if (i) in.v[in.n++] = '\n';
-        for (size_t j = 0; j < l; j++) in.v[in.n + j] = captions[i][j] == '\n' ? ' ' : captions[i][j];
+        char *c = in.v + in.n, *end = c + l;
+        if (l) memcpy(c, captions[i], l);
+        while ((c = memchr(c, '\n', (size_t)(end - c)))) *c++ = ' ';
         in.n += l;
     }
     size_t len;
     char *out = ptb_tokenize(in.v ? in.v : "", in.n, &len);
     char **res = xcalloc(n ? n : 1, sizeof *res);
+    char *o = n ? xmalloc(len + 1) : NULL; /* the lines' bytes and NULs fit */
     const char *line = out;
     for (size_t i = 0; i < n && line; i++) {
         const char *nl = memchr(line, '\n', len - (size_t)(line - out));
         size_t ll = nl ? (size_t)(nl - line) : len - (size_t)(line - out);
-        res[i] = filter_line(line, ll);
+        res[i] = o;
+        o += filter_line(line, ll, o);
         line = nl ? nl + 1 : NULL;
     }
     free(in.v);
@@ -1130,6 +1139,6 @@ char **ptb_tokenize_captions(const char *const *captions, size_t n) {
 
 void ptb_free_captions(char **tokenized, size_t n) {
     if (!tokenized) return;
-    for (size_t i = 0; i < n; i++) free(tokenized[i]);
+    if (n) free(tokenized[0]); /* every line's block */
     free(tokenized);
 }

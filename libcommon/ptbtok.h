@@ -30,8 +30,9 @@ char *ptb_tokenize(const char *text, size_t len, size_t *out_len);
  * caption's '\n' becomes ' ', the captions are joined by '\n' and tokenized
  * together, output line i belongs to caption i (a caption with another
  * line-break character shifts the ones after it, as in pycocoevalcap), and
- * each line becomes its non-punctuation tokens joined by ' '. Returns n new
- * strings; entry i is NULL when the output has no line i. */
+ * each line becomes its non-punctuation tokens joined by ' '. Returns n
+ * strings (one allocation: free with ptb_free_captions); entry i is NULL
+ * when the output has no line i. */
 char **ptb_tokenize_captions(const char *const *captions, size_t n);
 void ptb_free_captions(char **tokenized, size_t n);
 
