@@ -19,7 +19,8 @@ __global__ void adamw_kernel(float *param, const float *grad, float *m, float *v
          i += (size_t)gridDim.x * blockDim.x) {
         float g = __fmul_rn(grad[i], k.gscale);
         float mi = __fadd_rn(__fmul_rn(k.beta1, m[i]), __fmul_rn(k.one_minus_beta1, g));
-        float vi = __fadd_rn(__fmul_rn(k.beta2, v[i]), __fmul_rn(__fmul_rn(k.one_minus_beta2, g), g));
+        float g2 = __fmul_rn(__fmul_rn(k.one_minus_beta2, g), g);
+        float vi = __fadd_rn(__fmul_rn(k.beta2, v[i]), g2);
         m[i] = mi;
         v[i] = vi;
         /* param * decay - step * mi / (sqrt(vi) / bc2_sqrt + eps) */
@@ -32,7 +33,7 @@ void cuda_op_adamw(float *param, const float *grad, float *m, float *v, size_t n
                    const adamw_args_t *a) {
     if (!n) return;
     float bc1 = 1.0f - powf(a->beta1, (float)a->t), bc2 = 1.0f - powf(a->beta2, (float)a->t);
-    adamw_consts_t k = {a->beta1, 1.0f - a->beta1, a->beta2,  1.0f - a->beta2,
+    adamw_consts_t k = {a->beta1,  1.0f - a->beta1, a->beta2,   1.0f - a->beta2,
                         a->gscale, a->lr / bc1,     sqrtf(bc2), 1.0f - a->lr * a->weight_decay,
                         a->eps};
     adamw_kernel<<<cuda_blocks(n, THREADS), THREADS, 0, cuda.stream>>>(param, grad, m, v, n, k);

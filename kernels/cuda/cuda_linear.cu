@@ -87,14 +87,18 @@ static void set_epilogue(gemm_plan_t *p, cublasLtEpilogue_t epilogue) {
 }
 
 /* The heuristic's first choice for the plan's current descriptor; 0 when
- * cuBLASLt has none. */
+ * cuBLASLt has none (it answers NOT_SUPPORTED or no result). */
 static int find_algo(gemm_plan_t *p, cublasLtMatmulPreference_t pref) {
     cublasLtMatmulHeuristicResult_t r;
     int found = 0;
-    CHECK_CUBLAS(cublasLtMatmulAlgoGetHeuristic(cuda.lt, p->desc, p->a, p->b, p->d, p->d, pref, 1,
-                                                &r, &found));
-    if (found > 0) p->algo = r.algo;
-    return found > 0;
+    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(cuda.lt, p->desc, p->a, p->b, p->d, p->d,
+                                                       pref, 1, &r, &found);
+    if (st == CUBLAS_STATUS_NOT_SUPPORTED) return 0;
+    if (st != CUBLAS_STATUS_SUCCESS)
+        die("cublas: cublasLtMatmulAlgoGetHeuristic: %s", cublasGetStatusString(st));
+    if (found < 1 || r.state != CUBLAS_STATUS_SUCCESS) return 0;
+    p->algo = r.algo;
+    return 1;
 }
 
 static gemm_plan_t *make_plan(const gemm_key_t *key, const float *bias) {
@@ -142,9 +146,9 @@ static gemm_plan_t *make_plan(const gemm_key_t *key, const float *bias) {
     if (p->how == PLAN_GEMMEX && find_algo(p, pref)) p->how = PLAN_LT;
     CHECK_CUBLAS(cublasLtMatmulPreferenceDestroy(pref));
     if (p->how == PLAN_GEMMEX)
-        note(1, "cuda: cublasLt has no algorithm for the %s x %s%s GEMM m=%d n=%d k=%d (ld %d %d %d): "
-             "cublasGemmEx", key->ta ? "T" : "N", key->tb ? "T" : "N", key->bf16 ? " bf16" : " fp32",
-             key->m, key->n, key->k, key->lda, key->ldb, key->ldd);
+        note(1, "cuda: cublasLt has no algorithm for the %s x %s %s GEMM m=%d n=%d k=%d "
+                "(ld %d %d %d): cublasGemmEx", key->ta ? "T" : "N", key->tb ? "T" : "N",
+             key->bf16 ? "bf16" : "fp32", key->m, key->n, key->k, key->lda, key->ldb, key->ldd);
     n_plans++;
     return p;
 }
@@ -177,18 +181,20 @@ static void gemm(int ta, int tb, int m, int n, int k, const void *A, int lda, co
     gemm_plan_t *p = plan_for(&key, bias);
     if (bias && p->how == PLAN_LT_BIAS) {
         set_desc(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias);
-    } else if (bias) { /* D = bias first, then accumulate, like the CPU backend */
-        broadcast_rows_kernel<<<cuda_blocks((size_t)m * n, THREADS), THREADS, 0, cuda.stream>>>(D, bias,
-                                                                                               n, m);
+    } else if (bias) { /* D = bias first (ldd is m here), then accumulate, like the CPU */
+        unsigned blocks = cuda_blocks((size_t)m * n, THREADS);
+        broadcast_rows_kernel<<<blocks, THREADS, 0, cuda.stream>>>(D, bias, n, m);
         CHECK_LAUNCH();
         beta = 1.0f;
     }
     float alpha = 1.0f;
     if (p->how == PLAN_GEMMEX) {
         cudaDataType_t ab = cuda.bf16 ? CUDA_R_16BF : CUDA_R_32F;
-        CHECK_CUBLAS(cublasGemmEx(cuda.blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                  m, n, k, &alpha, A, ab, lda, B, ab, ldb, &beta, D, CUDA_R_32F, ldd,
-                                  CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+        cublasOperation_t opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+        CHECK_CUBLAS(cublasGemmEx(cuda.blas, opa, opb, m, n, k, &alpha, A, ab, lda, B, ab, ldb,
+                                  &beta, D, CUDA_R_32F, ldd, CUBLAS_COMPUTE_32F,
+                                  CUBLAS_GEMM_DEFAULT));
         return;
     }
     CHECK_CUBLAS(cublasLtMatmul(cuda.lt, p->desc, &alpha, A, p->a, B, p->b, &beta, D, p->d, D, p->d,

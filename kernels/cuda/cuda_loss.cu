@@ -29,7 +29,8 @@ __device__ lse_t lse_merge(lse_t a, lse_t b) {
 /* Butterfly over the warp in a fixed order: every lane gets the total. */
 __device__ void warp_reduce(lse_t *l, double *sx) {
     for (int off = 16; off > 0; off /= 2) {
-        lse_t o = {__shfl_xor_sync(0xffffffffu, l->m, off), __shfl_xor_sync(0xffffffffu, l->s, off)};
+        lse_t o = {__shfl_xor_sync(0xffffffffu, l->m, off),
+                   __shfl_xor_sync(0xffffffffu, l->s, off)};
         *l = lse_merge(*l, o);
         *sx += __shfl_xor_sync(0xffffffffu, *sx, off);
     }

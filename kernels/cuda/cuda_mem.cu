@@ -49,8 +49,8 @@ void cuda_open(const char *precision, int index) {
 
     cudaDeviceProp prop;
     CHECK_CUDA(cudaGetDeviceProperties(&prop, dev));
-    snprintf(description, sizeof description, "cuda: %s (device %d, %d SMs, %.1f GiB), %s", prop.name,
-             dev, cuda.num_sms, (double)prop.totalGlobalMem / (1 << 30), precision);
+    snprintf(description, sizeof description, "cuda: %s (device %d, %d SMs, %.1f GiB), %s",
+             prop.name, dev, cuda.num_sms, (double)prop.totalGlobalMem / (1 << 30), precision);
 }
 
 const char *cuda_describe(void) { return description; }
