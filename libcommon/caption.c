@@ -20,7 +20,7 @@ char *pre_caption(const char *text, size_t len, int max_words, size_t *out_len) 
     uint32_t *raw = xmalloc((len + 1) * sizeof *raw);
     uint32_t *c = xmalloc((2 * len + 1) * sizeof *c);
     size_t n = 0;
-    for (size_t i = 0; i < len;) raw[n++] = utf8_decode(text, len, &i);
+    for (size_t i = 0; i < len;) raw[n++] = u8_decode(text, len, &i);
     n = uni_py_lower(raw, n, c, 1);   /* caption.lower() */
     free(raw);
     for (size_t k = 0; k < n; k++)   /* re.sub(r"([.!\"()*#:;~])", ' ', ...) */
@@ -42,7 +42,7 @@ char *pre_caption(const char *text, size_t len, int max_words, size_t *out_len) 
         if (c[k] == ' ' && ++words > max_words) { m = k; break; }
     char *out = xmalloc(4 * (m - a) + 1);
     size_t o = 0;
-    for (size_t k = a; k < m; k++) o += utf8_encode(c[k], out + o);
+    for (size_t k = a; k < m; k++) o += u8_encode(c[k], out + o);
     out[o] = '\0';
     free(c);
     if (out_len) *out_len = o;
@@ -118,8 +118,8 @@ char *caption_from_ids(const tokenizer_t *t, const int32_t *ids, size_t n) {
     char *text = tok_decode(t, ids, n);
     size_t len = strlen(text), i = 0, pl = strlen(CAPTION_PROMPT);
     for (size_t j = 0; j < pl && i < len;) {   /* caption[len(prompt):] */
-        utf8_decode(CAPTION_PROMPT, pl, &j);
-        utf8_decode(text, len, &i);
+        u8_decode(CAPTION_PROMPT, pl, &j);
+        u8_decode(text, len, &i);
     }
     char *cap = xstrdup(text + i);
     free(text);

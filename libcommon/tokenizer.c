@@ -96,7 +96,7 @@ int tok_is_special(const tokenizer_t *t, int32_t id) {
 static int utf8_valid(const char *s, size_t n) {
     for (size_t i = 0; i < n;) {
         size_t at = i;
-        if (utf8_decode(s, n, &i) == UNI_REPLACEMENT && i - at != 3) return 0;
+        if (u8_decode(s, n, &i) == UNI_REPLACEMENT && i - at != 3) return 0;
     }
     return 1;
 }
@@ -307,10 +307,10 @@ static void flush_word(const tokenizer_t *t, work_t *w, tok_ids_t *out) {
         if (is_punct(c)) {
             if (pn) wordpiece(t, p, pn, pchars, out);
             char one[4];
-            wordpiece(t, one, utf8_encode(c, one), 1, out);
+            wordpiece(t, one, u8_encode(c, one), 1, out);
             pn = pchars = 0;
         } else {
-            pn += utf8_encode(c, p + pn);
+            pn += u8_encode(c, p + pn);
             pchars++;
         }
     }
@@ -335,7 +335,7 @@ static void encode_plain(const tokenizer_t *t, work_t *w, const char *s, size_t 
             kind = ascii_kind(b);
             if (kind == K_PUNCT) kind = K_WORD;
         } else {
-            c = utf8_decode(s, n, &i);
+            c = u8_decode(s, n, &i);
             kind = raw_kind(c);
         }
         if (kind == K_WORD) {
@@ -412,7 +412,7 @@ static void py_strip(char *s) {
     size_t n = strlen(s), i = 0, first = n, end = 0;
     while (i < n) {
         size_t at = i;
-        if (!uni_is_py_space(utf8_decode(s, n, &i))) {
+        if (!uni_is_py_space(u8_decode(s, n, &i))) {
             if (first == n) first = at;
             end = i;
         }

@@ -4,7 +4,7 @@
 
 #include <utf8proc.h>
 
-uint32_t utf8_decode(const char *str, size_t n, size_t *i) {
+uint32_t u8_decode(const char *str, size_t n, size_t *i) {
     const unsigned char *s = (const unsigned char *)str + *i;
     size_t left = n - *i;
     uint32_t c = s[0];
@@ -25,7 +25,7 @@ bad:
     return UNI_REPLACEMENT;
 }
 
-int utf8_encode(uint32_t cp, char *out) {
+int u8_encode(uint32_t cp, char *out) {
     unsigned char *o = (unsigned char *)out;
     if (cp < 0x80) { o[0] = cp; return 1; }
     if (cp < 0x800) { o[0] = 0xC0 | cp >> 6; o[1] = 0x80 | (cp & 0x3F); return 2; }

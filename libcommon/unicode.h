@@ -16,9 +16,9 @@
 /* Decode the code point at s[*i] (of n bytes) and advance *i past it. Overlong
  * forms, surrogates, values over U+10FFFF and truncated sequences give
  * U+FFFD and advance one byte. */
-uint32_t utf8_decode(const char *s, size_t n, size_t *i);
+uint32_t u8_decode(const char *s, size_t n, size_t *i);
 /* Write cp as UTF-8 to out (room for 4 bytes); returns the byte count. */
-int utf8_encode(uint32_t cp, char *out);
+int u8_encode(uint32_t cp, char *out);
 
 /* Python str.isspace(): what str.split() and re's \s treat as whitespace. */
 int uni_is_py_space(uint32_t cp);

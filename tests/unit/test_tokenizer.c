@@ -243,7 +243,7 @@ TEST(invalid_utf8_dropped) {
     CHECK_STR(ga, gb);
     free(ga); free(gb); free(a.v); free(b.v);
     size_t i = 0;
-    CHECK_EQ_U64(utf8_decode("\xc0\xaf", 2, &i), UNI_REPLACEMENT);
+    CHECK_EQ_U64(u8_decode("\xc0\xaf", 2, &i), UNI_REPLACEMENT);
     CHECK_EQ_INT(i, 1);
 }
 
