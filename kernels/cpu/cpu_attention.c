@@ -65,6 +65,7 @@ static const float *dropped_probs(const attn_shape_t *s, const bh_view_t *v, flo
 /* Per-thread scratch of `per` floats for nslots matrices, sized before the
  * parallel region. */
 static float *thread_scratch(size_t per) {
+    cpu_blas_single_thread();
     return cpu_scratch(SCR_ATTN, per * (size_t)omp_get_max_threads());
 }
 

@@ -35,6 +35,12 @@ void cpu_dropout_at(float *x, size_t n, float p, uint64_t seed, uint64_t stream,
  * when a larger shape is seen, i.e. during the first step). */
 float *cpu_scratch(int slot, size_t nfloats);
 
+/* BLAS runs single-threaded inside the backend's OpenMP threads: call
+ * before any BLAS call. Set on first use, not in a constructor: with
+ * OpenBLAS linked statically (CUDA builds) a constructor of ours can run
+ * before OpenBLAS's own and crash its thread server. */
+void cpu_blas_single_thread(void);
+
 /* Row-major C = alpha * op(A) @ op(B) + beta * C (ta/tb: transpose A/B),
  * split across the OpenMP threads along M or N, single-threaded BLAS each. */
 void cpu_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,

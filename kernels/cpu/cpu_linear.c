@@ -6,6 +6,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <pthread.h>
 
 #include "cpu_internal.h"
 
@@ -17,8 +18,16 @@ static int gemm_chunks(int len, int nt) {
     return most < 1 ? 1 : want < most ? want : most;
 }
 
+static void set_single_thread(void) { openblas_set_num_threads(1); }
+
+void cpu_blas_single_thread(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, set_single_thread);
+}
+
 void cpu_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
+    cpu_blas_single_thread();
     enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
     int split_m = M >= N, len = split_m ? M : N;
     int par = (size_t)M * N * K / 16 >= CPU_PAR_MIN;

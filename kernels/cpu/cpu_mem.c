@@ -17,11 +17,8 @@
 
 #include "cpu_internal.h"
 #include "err.h"
-#include <cblas.h>
 #include <omp.h>
 
-/* BLAS runs single-threaded inside the backend's OpenMP threads. */
-__attribute__((constructor)) static void cpu_backend_init(void) { openblas_set_num_threads(1); }
 
 typedef struct { void *p; size_t bytes; } region_t;
 static int strict;
