@@ -40,7 +40,7 @@ typedef struct {
     const score_item_t *items;
     unsigned metrics;
     size_t n, parts, *lo;
-    corpus_t *c;            /* per slice (BLEU, CIDEr) */
+    corpus_t *c;            /* per slice */
     bleu_totals_t *btot;    /* per slice */
     uint32_t **df;          /* per slice: CIDEr document frequencies by its ids */
     double **idf;           /* per slice: CIDEr log(df) by its ids */
@@ -53,10 +53,10 @@ static void score_slice(void *ctx, size_t t, int worker) {
     job_t *j = ctx;
     size_t lo = j->lo[t], n = j->lo[t + 1] - lo;
     corpus_t *c = &j->c[t];
-    if (j->metrics & (METRIC_BLEU | METRIC_CIDER)) corpus_build(c, j->items + lo, n);
+    corpus_build(c, j->items + lo, n, (j->metrics & (METRIC_BLEU | METRIC_CIDER)) != 0);
     if (j->metrics & METRIC_BLEU) bleu_score(c, j->bleu ? j->bleu + lo : NULL, &j->btot[t]);
     if (j->metrics & METRIC_CIDER) cider_df(c, j->df[t] = xcalloc(c->nngrams ? c->nngrams : 1, sizeof(uint32_t)));
-    if (j->metrics & METRIC_ROUGE) rouge_score(j->items + lo, n, j->rouge + lo);
+    if (j->metrics & METRIC_ROUGE) rouge_score(c, j->rouge + lo);
 }
 
 static void cider_slice(void *ctx, size_t t, int worker) {

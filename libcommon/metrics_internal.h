@@ -18,24 +18,23 @@ typedef struct {
 
 /* A caption split like Python's str.split(): its length in words and its
  * 1..4-grams with counts, grouped by order, each group in first-occurrence
- * order (the insertion order of pycocoevalcap's precook dicts). */
+ * order (the insertion order of pycocoevalcap's precook dicts); and split
+ * like str.split(" ") (ROUGE-L): its word ids, empty words included. */
 typedef struct {
     uint32_t nwords;
     uint32_t off[NGRAM_MAX + 1]; /* order k+1 n-grams: g[off[k] .. off[k+1]) */
     ngc_t *g;
     size_t start;                /* g's offset in the corpus arena */
+    uint32_t nspaced;            /* words split on ' ': spaced[0 .. nspaced) */
+    const uint32_t *spaced;
+    size_t spaced_start;         /* spaced's offset in the corpus's spaced words */
 } sent_t;
 typedef DA(ngc_t) ngcs_t;
 
-/* Words of a caption split on ' ' only (Python's str.split(" "), empty words
- * kept), as ids equal for equal strings; returns the count. */
-typedef struct wordtab wordtab_t;
-wordtab_t *wordtab_new(void);
-void wordtab_free(wordtab_t *t);
-size_t split_space(wordtab_t *t, const char *s, uint32_t **ids, size_t *cap);
-
 /* Evaluated images (all, or a slice scored apart): candidate and
- * references, n-gram ids < nngrams, from the corpus's own tables. */
+ * references, word ids (equal for equal strings) and n-gram ids < nngrams
+ * from the corpus's own tables. */
+typedef struct wordtab wordtab_t;
 typedef struct grams grams_t;
 typedef struct {
     size_t n;
@@ -44,11 +43,13 @@ typedef struct {
     const score_item_t *items;
     uint32_t nngrams;
     ngcs_t arena;       /* every sentence's n-gram counts */
+    DA(uint32_t) spaced; /* every sentence's words split on ' ' */
     wordtab_t *words;   /* the word and n-gram ids */
     grams_t *grams;
 } corpus_t;
 
-void corpus_build(corpus_t *c, const score_item_t *items, size_t n);
+/* ngrams: 0 when only the words split on ' ' are wanted (ROUGE-L alone). */
+void corpus_build(corpus_t *c, const score_item_t *items, size_t n, int ngrams);
 /* Gives src's n-grams ids in dst's tables (adding those dst lacks; its
  * nngrams grows): map[id in src] = id in dst, src->nngrams entries. */
 void corpus_map_ids(corpus_t *dst, const corpus_t *src, uint32_t *map);
@@ -71,8 +72,8 @@ void cider_df(const corpus_t *c, uint32_t *df);
 void cider_idf(const uint32_t *df, size_t ngrams, size_t nimages, double *idf_log);
 void cider_score(const corpus_t *c, const double *idf_log, size_t nimages, double *score);
 
-/* ROUGE-L of n images (its own words: no corpus needed). */
-void rouge_score(const score_item_t *items, size_t n, double *score);
+/* ROUGE-L of c's images. */
+void rouge_score(const corpus_t *c, double *score);
 
 /* score_corpus with the images cut into `parts` slices scored in parallel;
  * the results do not depend on `parts`. */

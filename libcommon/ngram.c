@@ -28,14 +28,14 @@ static uint64_t hash_bytes(const char *s, size_t n) {
     return h ^ (h >> 29);
 }
 
-wordtab_t *wordtab_new(void) {
+static wordtab_t *wordtab_new(void) {
     wordtab_t *t = xcalloc(1, sizeof *t);
     t->nslots = 1024;
     t->slot = xcalloc(t->nslots, sizeof *t->slot);
     return t;
 }
 
-void wordtab_free(wordtab_t *t) {
+static void wordtab_free(wordtab_t *t) {
     if (!t) return;
     free(t->slot);
     free(t->off.v);
@@ -57,12 +57,19 @@ static void wordtab_grow(wordtab_t *t) {
     t->nslots = ns;
 }
 
+/* memcmp(a, b, n) == 0 without a library call: words are short. */
+static int same_bytes(const char *a, const char *b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
 static uint32_t word_id(wordtab_t *t, const char *s, size_t n) {
     if (2 * (t->off.n + 1) > t->nslots) wordtab_grow(t);
     size_t h = hash_bytes(s, n) & (t->nslots - 1);
     for (; t->slot[h]; h = (h + 1) & (t->nslots - 1)) {
         uint32_t id = t->slot[h] - 1;
-        if (t->len.v[id] == n && !memcmp(t->text.v + t->off.v[id], s, n)) return id;
+        if (t->len.v[id] == n && same_bytes(t->text.v + t->off.v[id], s, n)) return id;
     }
     uint32_t id = (uint32_t)t->off.n;
     da_push(&t->off, t->text.n);
@@ -74,14 +81,23 @@ static uint32_t word_id(wordtab_t *t, const char *s, size_t n) {
     return id;
 }
 
-size_t split_space(wordtab_t *t, const char *s, uint32_t **ids, size_t *cap) {
+/* Python's str.split(" "): words between single spaces, empty ones kept.
+ * *plain: whether str.split() gives the same words (no word empty, every
+ * byte printable ASCII). */
+static size_t split_space(wordtab_t *t, const char *s, uint32_t **ids, size_t *cap, int *plain) {
     size_t n = 0;
+    *plain = 1;
     for (const char *p = s;;) {
-        const char *e = strchr(p, ' ');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
+        const char *e = p;
+        while (*e > ' ' && *e < 0x7F) e++;
+        if (*e && *e != ' ') {
+            *plain = 0;
+            while (*e && *e != ' ') e++;
+        }
+        if (e == p) *plain = 0;
         if (n == *cap) *ids = xrealloc(*ids, (*cap = *cap ? 2 * *cap : 32) * sizeof **ids);
-        (*ids)[n++] = word_id(t, p, len);
-        if (!e) return n;
+        (*ids)[n++] = word_id(t, p, (size_t)(e - p));
+        if (!*e) return n;
         p = e + 1;
     }
 }
@@ -190,7 +206,7 @@ static void count_sentence(gtab_t *t, uint32_t serial, const uint32_t *w, size_t
     arena->n += m;
 }
 
-void corpus_build(corpus_t *c, const score_item_t *items, size_t n) {
+void corpus_build(corpus_t *c, const score_item_t *items, size_t n, int ngrams) {
     memset(c, 0, sizeof *c);
     c->n = n;
     c->items = items;
@@ -198,23 +214,37 @@ void corpus_build(corpus_t *c, const score_item_t *items, size_t n) {
     c->refs = xcalloc(n ? n : 1, sizeof *c->refs);
     wordtab_t *wt = c->words = wordtab_new();
     gtab_t *gt = c->grams = xcalloc(1, sizeof *gt);
-    uint32_t *w = NULL, *ids = NULL, serial = 0;
-    size_t cap = 0, idcap = 0;
+    uint32_t *sw = NULL, *w = NULL, *ids = NULL, serial = 0;
+    size_t swcap = 0, cap = 0, idcap = 0;
     for (size_t i = 0; i < n; i++) {
         c->refs[i] = xcalloc(items[i].nrefs, sizeof *c->refs[i]);
         for (size_t r = 0; r <= items[i].nrefs; r++) {
             const char *text = r == 0 ? items[i].cand : items[i].refs[r - 1];
             sent_t *s = r == 0 ? &c->cand[i] : &c->refs[i][r - 1];
-            size_t nw = split_white(wt, text, &w, &cap);
+            int plain;
+            size_t ns = split_space(wt, text, &sw, &swcap, &plain);
+            s->nspaced = (uint32_t)ns;
+            s->spaced_start = c->spaced.n;
+            da_reserve(&c->spaced, c->spaced.n + ns);
+            memcpy(c->spaced.v + c->spaced.n, sw, ns * sizeof *sw);
+            c->spaced.n += ns;
+            if (!ngrams) continue;
+            const uint32_t *words = sw;
+            size_t nw = ns;
+            if (!plain) nw = split_white(wt, text, &w, &cap), words = w;
             if (nw > idcap) ids = xrealloc(ids, (idcap = nw) * sizeof *ids);
-            count_sentence(gt, serial++, w, nw, ids, &c->arena, s);
+            count_sentence(gt, serial++, words, nw, ids, &c->arena, s);
         }
     }
-    for (size_t i = 0; i < n; i++) {
-        c->cand[i].g = c->arena.v + c->cand[i].start;
-        for (size_t r = 0; r < items[i].nrefs; r++) c->refs[i][r].g = c->arena.v + c->refs[i][r].start;
+    for (size_t i = 0; i <= n; i++) { /* the arenas stopped moving */
+        for (size_t r = 0; i < n && r <= items[i].nrefs; r++) {
+            sent_t *s = r == 0 ? &c->cand[i] : &c->refs[i][r - 1];
+            s->spaced = c->spaced.v + s->spaced_start;
+            if (ngrams) s->g = c->arena.v + s->start;
+        }
     }
     c->nngrams = (uint32_t)gt->keys.n;
+    free(sw);
     free(w);
     free(ids);
 }
@@ -238,6 +268,7 @@ void corpus_free(corpus_t *c) {
     free(c->cand);
     free(c->refs);
     free(c->arena.v);
+    free(c->spaced.v);
     if (c->grams) {
         free(c->grams->slot);
         free(c->grams->keys.v);

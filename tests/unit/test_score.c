@@ -272,3 +272,21 @@ TEST(sliced_scoring_equals_one_slice) {
     free(refs);
     free(res);
 }
+
+/* ROUGE-L splits on ' ' (empty words kept), BLEU and CIDEr on any
+ * whitespace: a no-break space or a double space tells them apart (ROUGE-L
+ * values from pycocoevalcap's formula on the str.split(" ") words). */
+TEST(metrics_split_rules) {
+    const char *r1[1] = {"a b c"}, *r2[1] = {"a b"};
+    score_item_t it[2] = {{"a\xc2\xa0" "b c", r1, 1}, {"a  b", r2, 1}};
+    scores_t c, per[2];
+    bleu_totals_t t;
+    score_corpus(it, 2, METRIC_ALL, &c, per, &t);
+    CHECK_EQ_INT(t.testlen, 5);
+    CHECK_EQ_INT(t.correct[0], 5);
+    CHECK_EQ_INT(t.correct[1], 3);
+    CHECK_MSG(per[0].rouge_l == 0.3860759493670886, "%.17g", per[0].rouge_l);
+    CHECK_MSG(per[1].rouge_l == 0.8299319727891156, "%.17g", per[1].rouge_l);
+    score_corpus(it, 2, METRIC_ROUGE, &c, NULL, NULL);
+    CHECK(c.rouge_l == (0.3860759493670886 + 0.8299319727891156) / 2);
+}
