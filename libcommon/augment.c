@@ -285,11 +285,11 @@ crop_t crop_rescale(crop_t c, int W, int H, const image_t *im) {
     return o;
 }
 
-void train_transform(const image_t *src, crop_t c, int size, int hflip_p, rng_t *r, image_t *out) {
+void train_transform(const image_t *src, crop_t c, int size, const train_aug_t *a, rng_t *r, image_t *out) {
     image_alloc(out, size, size);
     resize_rgb8(src, c.x, c.y, c.w, c.h, out, RESAMPLE_BICUBIC);
-    if (rng_double(r) < 0.5 && hflip_p) hflip(out); /* drawn either way: same stream */
-    rand_augment(out, r, 2, 5);
+    if (rng_double(r) < 0.5 && a->hflip) hflip(out); /* drawn either way: same stream */
+    rand_augment(out, r, a->randaug_n, a->randaug_m);
 }
 
 /* ToTensor + Normalize per byte value, computed once (float32 as torchvision). */

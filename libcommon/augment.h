@@ -45,11 +45,21 @@ void aug_apply(image_t *im, aug_op_t op, double arg);
 void rand_augment(image_t *im, rng_t *r, int N, int M);
 void hflip(image_t *im);
 
+/* The training transform's settings; TRAIN_AUG_BLIP is BLIP's. A config
+ * may weaken them for data they would mislabel (the demo's captions say
+ * left and right and name small shapes). */
+typedef struct {
+    double min_scale;         /* RandomResizedCrop scale (min_scale, 1) */
+    int hflip;                /* horizontal flip with probability 0.5 */
+    int randaug_n, randaug_m; /* RandomAugment(N, M); N = 0: none */
+} train_aug_t;
+#define TRAIN_AUG_BLIP ((train_aug_t){.min_scale = 0.5, .hflip = 1, .randaug_n = 2, .randaug_m = 5})
+
 /* BLIP's train transform after the crop is drawn: crop c of src (in src's
  * pixels) -> size x size RGB8 in out (allocated here), then a horizontal
- * flip with probability 0.5 when hflip (BLIP always flips), and
- * RandomAugment(2, 5), with draws from r. */
-void train_transform(const image_t *src, crop_t c, int size, int hflip, rng_t *r, image_t *out);
+ * flip with probability 0.5 when a->hflip, and RandomAugment(N, M), with
+ * draws from r. */
+void train_transform(const image_t *src, crop_t c, int size, const train_aug_t *a, rng_t *r, image_t *out);
 /* Map a crop drawn on a W x H image onto the same image decoded at
  * im->w x im->h (a DCT-scaled JPEG decode). */
 crop_t crop_rescale(crop_t c, int W, int H, const image_t *im);

@@ -25,6 +25,7 @@ typedef struct {
 struct loader {
     shard_set_t *shards;
     loader_cfg_t cfg;
+    train_aug_t aug;     /* cfg.aug or BLIP's */
     uint64_t n;          /* pairs (train) or images (eval) */
     uint32_t *pair_rec;  /* [n] record of each training pair */
     uint16_t *pair_cap;  /* [n] caption index within the record */
@@ -87,13 +88,13 @@ static void make_sample(void *ctx, size_t i, int worker) {
     char err[256];
     int rc;
     if (l->cfg.train) {
-        crop_t c = random_resized_crop(&r, (int)rec->width, (int)rec->height, 0.5, 1.0, 3.0 / 4.0, 4.0 / 3.0);
+        crop_t c = random_resized_crop(&r, (int)rec->width, (int)rec->height, l->aug.min_scale, 1.0, 3.0 / 4.0,
+                                       4.0 / 3.0);
         /* decode no larger than the crop needs to still reach S x S */
         int min_w = (int)ceil((double)S * rec->width / c.w), min_h = (int)ceil((double)S * rec->height / c.h);
         rc = image_decode_scaled(rec->image, rec->image_len, min_w, min_h, &src, err, sizeof err);
         if (rc == 0)
-            train_transform(&src, crop_rescale(c, (int)rec->width, (int)rec->height, &src), S, !l->cfg.no_flip, &r,
-                            &im);
+            train_transform(&src, crop_rescale(c, (int)rec->width, (int)rec->height, &src), S, &l->aug, &r, &im);
         j->s->texts[i] = xstrdup(rec->caps[l->pair_cap[idx]].text);
     } else {
         rc = image_decode(rec->image, rec->image_len, &src, err, sizeof err);
@@ -238,6 +239,8 @@ loader_t *loader_new(shard_set_t *shards, const loader_cfg_t *cfg) {
     loader_t *l = xcalloc(1, sizeof *l);
     l->shards = shards;
     l->cfg = *cfg;
+    l->aug = cfg->aug ? *cfg->aug : TRAIN_AUG_BLIP;
+    l->cfg.aug = NULL; /* the caller's may not outlive the loader */
     build_pairs(l);
     l->pool = pool_new(cfg->threads);
     l->recs = xcalloc((size_t)pool_size(l->pool), sizeof *l->recs);

@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "augment.h"
 #include "caption.h"
 #include "shard.h"
 
@@ -27,7 +28,7 @@ typedef struct {
     int threads;             /* decode/augment threads; 0 = one per core */
     int prefetch;            /* batches prepared ahead (>= 1) */
     int train;               /* 1: train transform and captions; 0: test transform */
-    int no_flip;             /* train: skip BLIP's random horizontal flip */
+    const train_aug_t *aug;  /* train transform settings; NULL: BLIP's (TRAIN_AUG_BLIP) */
     int rank, world;         /* data-parallel slice; 0 and 1 for one process */
     const tokenizer_t *tok;  /* frames captions when train */
 } loader_cfg_t;

@@ -36,6 +36,8 @@ static const key_t_ KEYS[] = {
     F(vision_mlp, K_INT, 1, 1 << 20),   F(text_width, K_INT, 1, 65536),
     F(text_depth, K_INT, 1, 1024),      F(text_heads, K_INT, 1, 1024),
     F(text_mlp, K_INT, 1, 1 << 20),     F(hflip, K_INT, 0, 1),
+    F(min_scale, K_REAL, 0.01, 1),      F(randaug_n, K_INT, 0, 16),
+    F(randaug_m, K_INT, 0, 10),
     F(accum_steps, K_INT, 1, 65536),
 };
 #undef F

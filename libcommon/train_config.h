@@ -23,6 +23,8 @@ typedef struct {
     /* the run */
     int64_t seed, save_every, max_steps, keep_last, log_every, threads;
     int hflip; /* 1: BLIP's random horizontal flip; 0: none (captions that say left/right) */
+    double min_scale;         /* RandomResizedCrop scale (min_scale, 1); BLIP 0.5 */
+    int randaug_n, randaug_m; /* RandomAugment(N, M); BLIP 2, 5; N = 0: none */
     int accum_steps; /* batches per rank per optimizer step: global batch = batch_size x ranks x this */
     const char *vocab;     /* vocab.txt for a model without one ("" = none) */
     /* model shape for random initialisation (--init brings its own) */

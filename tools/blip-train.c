@@ -470,8 +470,10 @@ int main(int argc, char **argv) {
     adamw_defaults(&t.opt);
     t.opt.weight_decay = (float)tc.weight_decay;
     shard_set_t *shards = shard_open_list(a.train, (size_t)a.ntrain);
+    train_aug_t aug = {.min_scale = tc.min_scale, .hflip = tc.hflip, .randaug_n = tc.randaug_n,
+                       .randaug_m = tc.randaug_m};
     loader_cfg_t lc = {.image_size = tc.image_size, .batch_size = tc.batch_size, .seed = (uint64_t)tc.seed,
-                       .threads = (int)tc.threads, .prefetch = 2, .train = 1, .no_flip = !tc.hflip, .world = 1,
+                       .threads = (int)tc.threads, .prefetch = 2, .train = 1, .aug = &aug, .world = 1,
                        .tok = tok};
     lc.rank = rank, lc.world = W; /* this rank's slices of the global batches */
     t.train = loader_new(shards, &lc);

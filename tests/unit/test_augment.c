@@ -6,6 +6,7 @@
 #include "augment.h"
 #include "err.h"
 #include "fileio.h"
+#include "resize.h"
 
 #define FIX "tests/fixtures/augment/"
 
@@ -93,14 +94,14 @@ TEST(train_transform_deterministic_per_stream) {
         rng_t r1, r2;
         rng_init(&r1, 42, s);
         rng_init(&r2, 42, s);
-        train_transform(&src, random_resized_crop(&r1, src.w, src.h, 0.5, 1, 0.75, 4.0 / 3), 32, 1, &r1, &a);
-        train_transform(&src, random_resized_crop(&r2, src.w, src.h, 0.5, 1, 0.75, 4.0 / 3), 32, 1, &r2, &b);
+        train_transform(&src, random_resized_crop(&r1, src.w, src.h, 0.5, 1, 0.75, 4.0 / 3), 32, &TRAIN_AUG_BLIP, &r1, &a);
+        train_transform(&src, random_resized_crop(&r2, src.w, src.h, 0.5, 1, 0.75, 4.0 / 3), 32, &TRAIN_AUG_BLIP, &r2, &b);
         CHECK(memcmp(a.px, b.px, 32 * 32 * 3) == 0);
         if (s > 0) {
             image_t c;
             rng_t r3;
             rng_init(&r3, 42, s - 1);
-            train_transform(&src, random_resized_crop(&r3, src.w, src.h, 0.5, 1, 0.75, 4.0 / 3), 32, 1, &r3, &c);
+            train_transform(&src, random_resized_crop(&r3, src.w, src.h, 0.5, 1, 0.75, 4.0 / 3), 32, &TRAIN_AUG_BLIP, &r3, &c);
             differ += memcmp(a.px, c.px, 32 * 32 * 3) != 0;
             image_free(&c);
         }
@@ -108,5 +109,27 @@ TEST(train_transform_deterministic_per_stream) {
         image_free(&b);
     }
     CHECK(differ >= 18);
+    image_free(&src);
+}
+
+/* A config that turns the augmentations off (min_scale 1, no flip, no
+ * RandomAugment) gets the whole image resized, as the test transform does. */
+TEST(train_transform_with_augmentation_off_is_the_resize) {
+    image_t src, got, want;
+    load_src(&src);
+    train_aug_t off = {.min_scale = 1, .hflip = 0, .randaug_n = 0, .randaug_m = 5};
+    image_alloc(&want, 32, 32);
+    resize_rgb8(&src, 0, 0, src.w, src.h, &want, RESAMPLE_BICUBIC);
+    int same = 0;
+    for (uint64_t s = 0; s < 10; s++) {
+        rng_t r;
+        rng_init(&r, 42, s);
+        crop_t c = random_resized_crop(&r, src.w, src.h, off.min_scale, 1, 0.75, 4.0 / 3);
+        train_transform(&src, c, 32, &off, &r, &got);
+        same += c.x == 0 && c.y == 0 && c.w == src.w && c.h == src.h && memcmp(got.px, want.px, 32 * 32 * 3) == 0;
+        image_free(&got);
+    }
+    CHECK_EQ_INT(same, 10);
+    image_free(&want);
     image_free(&src);
 }
