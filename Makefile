@@ -32,7 +32,9 @@ DEB_PKGS  = pkg-config libturbojpeg0-dev libpng-dev libjansson-dev libzstd-dev \
             libutf8proc-dev libopenblas-dev libopenmpi-dev openmpi-bin
 # Recursive (=) so pkg-config runs only when a recipe needs it, after `deps`.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# OpenMPI (ompi-c) is compiled against but not linked: libcommon/comm_mpi.c
+# loads libmpi when an MPI launcher started the process.
+PKG_LIBS   = $(shell pkg-config --libs $(filter-out ompi-c,$(PKGS)) 2>/dev/null)
 LIBS       = $(PKG_LIBS) -lm -pthread -fopenmp
 
 # Objects of the CUDA build live apart, so switching CUDA=0/1 relinks bin/.
@@ -53,7 +55,6 @@ STATIC_PKGS = $(filter-out ompi-c,$(PKGS))
 LIBS       = -Wl,--as-needed -Wl,-Bstatic \
              $(filter-out -lm -lpthread -pthread,$(shell pkg-config --static --libs $(STATIC_PKGS) 2>/dev/null)) \
              -lquadmath -lgomp -Wl,-Bdynamic \
-             $(if $(filter ompi-c,$(PKGS)),$(shell pkg-config --libs ompi-c 2>/dev/null)) \
              -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib -lcublasLt -lcublas -lnccl -lcudart_static \
              -lstdc++ -lm -pthread -ldl -lrt
 endif

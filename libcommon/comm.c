@@ -145,7 +145,6 @@ void comm_close(comm_t *c) {
         pthread_mutex_unlock(&c->mu);
         pthread_join(c->dog, NULL);
     }
-    watch(c, "shutdown");
     c->ops->close(c);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->wake);

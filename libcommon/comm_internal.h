@@ -3,6 +3,7 @@
 #ifndef BLIP_COMM_INTERNAL_H
 #define BLIP_COMM_INTERNAL_H
 
+#include <mpi.h>
 #include <pthread.h>
 
 #include "comm.h"
@@ -36,7 +37,27 @@ struct comm {
  * knows better than the environment. comm_nccl_open exists in CUDA builds. */
 void comm_mpi_open(comm_t *c);
 void comm_nccl_open(comm_t *c, const char *rendezvous);
-/* MPI_Init once for the process (the NCCL engine uses MPI for its id). */
-void comm_mpi_init(void);
+
+/* OpenMPI's entry points and predefined handles, from libmpi loaded at run
+ * time (only a job an MPI launcher started needs it: the tools start on
+ * machines without OpenMPI, such as a stock CUDA image). */
+typedef struct {
+    int (*Init_thread)(int *argc, char ***argv, int required, int *provided);
+    int (*Comm_rank)(MPI_Comm comm, int *rank);
+    int (*Comm_size)(MPI_Comm comm, int *size);
+    int (*Comm_set_errhandler)(MPI_Comm comm, MPI_Errhandler errhandler);
+    int (*Error_string)(int errorcode, char *string, int *resultlen);
+    int (*Bcast)(void *buf, int count, MPI_Datatype type, int root, MPI_Comm comm);
+    int (*Allreduce)(const void *in, void *out, int count, MPI_Datatype type, MPI_Op op, MPI_Comm comm);
+    int (*Finalize)(void);
+    MPI_Comm world;
+    MPI_Datatype byte, float32, float64;
+    MPI_Op sum;
+    MPI_Errhandler errors_return;
+} mpi_api_t;
+
+/* Load libmpi and initialise MPI (MPI_THREAD_FUNNELED), once for the
+ * process; the NCCL engine uses it for its id. Dies naming what failed. */
+const mpi_api_t *comm_mpi_load(void);
 
 #endif

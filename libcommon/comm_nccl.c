@@ -10,9 +10,7 @@
 #include "comm_internal.h"
 
 #include <cuda_runtime.h>
-#include <mpi.h>
 #include <nccl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -126,7 +124,7 @@ static void nccl_close(comm_t *c) {
     cudaEventDestroy(n->ready);
     cudaEventDestroy(n->done);
     cudaStreamDestroy(n->stream);
-    if (n->mpi) MPI_Finalize();
+    if (n->mpi) comm_mpi_load()->Finalize();
     free(n);
 }
 
@@ -160,16 +158,16 @@ static void id_by_file(const comm_t *c, const char *path, ncclUniqueId *id) {
 void comm_nccl_open(comm_t *c, const char *rendezvous) {
     nccl_t *n = xcalloc(1, sizeof *n);
     n->mpi = strcmp(c->env.launcher, "mpirun") == 0 || strcmp(c->env.launcher, "srun") == 0;
-    if (n->mpi) {
-        comm_mpi_init();
-        MPI_Comm_rank(MPI_COMM_WORLD, &c->env.rank);
-        MPI_Comm_size(MPI_COMM_WORLD, &c->env.world);
+    const mpi_api_t *mpi = n->mpi ? comm_mpi_load() : NULL;
+    if (mpi) {
+        mpi->Comm_rank(mpi->world, &c->env.rank);
+        mpi->Comm_size(mpi->world, &c->env.world);
     }
     ncclUniqueId id;
     if (c->env.rank == 0) nccl_check(ncclGetUniqueId(&id), "unique id");
     char *path = NULL;
-    if (n->mpi) {
-        if (MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS) die("MPI: broadcast of the NCCL id");
+    if (mpi) {
+        if (mpi->Bcast(&id, sizeof id, mpi->byte, 0, mpi->world) != MPI_SUCCESS) die("MPI: broadcast of the NCCL id");
     } else if (c->env.world > 1) {
         const char *dir = rendezvous ? rendezvous : ".";
         mkdir_p(dir);
