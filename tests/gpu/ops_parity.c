@@ -14,11 +14,12 @@
  * output buffers are poisoned all through (a NaN bit pattern uploaded first):
  * an element the op did not write, or one written outside its tensor, is a
  * failure. Gradients that backward ops accumulate into start from the same
- * non-zero random values on both sides.
+ * small non-zero random values on both sides.
  *
  * Error of a tensor: max_i |gpu_i - cpu_i| / max(|cpu_i|, floor) with
  * floor = max_j |cpu_j|, i.e. the largest difference relative to the
- * tensor's largest magnitude. Sums (GEMMs, reductions, softmax backward)
+ * tensor's largest magnitude (for a gradient accumulated onto initial
+ * values: max_j |cpu_j - initial_j|, the scale of what the op added). Sums (GEMMs, reductions, softmax backward)
  * carry rounding errors proportional to the magnitudes summed, not to the
  * result, so an element that cancels to near zero has an unbounded
  * elementwise relative error in any correct implementation; the tensor's
@@ -63,6 +64,7 @@ typedef struct {
     float *h;     /* host (CPU backend) data, n floats */
     float *d;     /* device data: base + GUARD */
     float *base;  /* device allocation of n + 2 * GUARD floats */
+    float *init;  /* accumulators (t_acc): the initial values, else NULL */
     size_t n;
 } tens_t;
 
@@ -101,7 +103,17 @@ static tens_t t_rand(size_t n, float scale, float shift) {
 /* An output the op overwrites: the device copy stays poisoned. */
 static tens_t t_out(size_t n) { return t_alloc(n); }
 
+/* A gradient a backward op adds to: small random values (so an op that
+ * overwrites instead of adding is caught), remembered for t_check. */
+static tens_t t_acc(size_t n) {
+    tens_t t = t_rand(n, 0.1f, 0);
+    t.init = xmalloc((n ? n : 1) * sizeof(float));
+    memcpy(t.init, t.h, n * sizeof(float));
+    return t;
+}
+
 static void t_free(tens_t *t) {
+    free(t->init);
     free(t->h);
     D->be_free(t->base);
 }
@@ -154,8 +166,11 @@ __attribute__((format(printf, 4, 5))) static void t_check(const tens_t *t, doubl
         memcpy(&b, p + GUARD + t->n + i, 4);
         guard_bad += (a != POISON) + (b != POISON);
     }
+    /* the scale: the largest value the op produced (for an accumulator,
+     * the largest increment: the initial values would hide its errors) */
     double floor = 0.0, worst = 0.0;
-    for (size_t i = 0; i < t->n; i++) floor = fmax(floor, fabs((double)t->h[i]));
+    for (size_t i = 0; i < t->n; i++)
+        floor = fmax(floor, fabs((double)t->h[i] - (t->init ? t->init[i] : 0.0)));
     for (size_t i = 0; i < t->n; i++) {
         if (!isfinite(g[i])) {
             if (nonfinite++ == 0) first_bad = i;
@@ -339,8 +354,7 @@ static void matmul_case(const mm_case_t *c, int with_bias) {
     t_check(&out, tol_gemm(), 0, "matmul %s%s", c->what, with_bias ? " +bias" : "");
     /* backward, accumulating into non-zero gradients; without bias, the
      * dinp-less form the patch embedding uses */
-    tens_t dout = t_rand(N * O, 1, 0), dinp = t_rand(N * K, 1, 0), dw = t_rand(O * K, 1, 0);
-    tens_t db = t_rand(O, 1, 0);
+    tens_t dout = t_rand(N * O, 1, 0), dinp = t_acc(N * K), dw = t_acc(O * K), db = t_acc(O);
     C->op_matmul_backward(with_bias ? dinp.h : NULL, dw.h, with_bias ? db.h : NULL, dout.h, inp.h,
                           w.h, c->N, c->C, c->OC);
     D->op_matmul_backward(with_bias ? dinp.d : NULL, dw.d, with_bias ? db.d : NULL, dout.d, inp.d,
@@ -380,8 +394,7 @@ TEST(layernorm) {
         /* backward from the CPU's statistics (identical inputs on both) */
         t_sync_up(&mean);
         t_sync_up(&rstd);
-        tens_t dout = t_rand(N * Cc, 1, 0), dinp = t_rand(N * Cc, 1, 0);
-        tens_t dw = t_rand(Cc, 1, 0), db = t_rand(Cc, 1, 0);
+        tens_t dout = t_rand(N * Cc, 1, 0), dinp = t_acc(N * Cc), dw = t_acc(Cc), db = t_acc(Cc);
         C->op_layernorm_backward(dinp.h, dw.h, db.h, dout.h, inp.h, w.h, mean.h, rstd.h, (int)N,
                                  (int)Cc);
         D->op_layernorm_backward(dinp.d, dw.d, db.d, dout.d, inp.d, w.d, mean.d, rstd.d, (int)N,
@@ -484,7 +497,7 @@ static void attention_case(const at_case_t *c) {
 
     if (c->group <= 1) { /* backward from the CPU's probabilities */
         t_sync_up(&probs);
-        tens_t dout = t_rand(on, 1, 0), dq = t_rand(qn, 1, 0), dkvb = t_rand(kvn, 1, 0);
+        tens_t dout = t_rand(on, 1, 0), dq = t_acc(qn), dkvb = t_acc(kvn);
         tens_t *dkv = c->layout == FUSED ? &dq : &dkvb;
         C->op_attention_backward(dq.h, dkv->h + koff, dkv->h + voff, dout.h, probs.h, q.h,
                                  kv->h + koff, kv->h + voff, &sh);
