@@ -3,7 +3,9 @@
  * CUDA backend against the CPU backend: the loss, the logits and every
  * parameter's gradient. Run by tests/gpu/run.
  *
- *   model_base fp32|bf16 [B]     B images with 20-token captions (default 2)
+ *   model_base fp32|bf16 [B]     B images with 20-token captions (default 2);
+ *                                BLIP_DEVICE: another device than cuda (cpu or
+ *                                cpu-strict check this program without a GPU)
  *
  * The CPU side runs in a child forked before CUDA starts and leaves its
  * results in shared memory; both sides draw the same weights (seed 42),
@@ -139,7 +141,8 @@ int main(int argc, char **argv) {
         _exit(0);
     }
     side_t gpu = {.logits = xmalloc(nl * sizeof(float)), .grads = xmalloc(ng * sizeof(float))};
-    run_side(TESTED_DEVICE, argv[1], B, &gpu);
+    const char *dev = getenv("BLIP_DEVICE");
+    run_side(dev && *dev ? dev : TESTED_DEVICE, argv[1], B, &gpu);
     int st;
     if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
         die("the CPU side failed (status 0x%x)", st);
