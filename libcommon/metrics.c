@@ -90,6 +90,15 @@ static void cider_merge(job_t *j) {
     free(df);
 }
 
+/* fn over every slice, on the pool's threads or (no pool) on this one. */
+static void for_slices(pool_t *pool, size_t parts, pool_fn fn, job_t *j) {
+    if (pool) {
+        pool_for(pool, parts, fn, j);
+        return;
+    }
+    for (size_t t = 0; t < parts; t++) fn(j, t, 0);
+}
+
 void score_corpus_parts(const score_item_t *items, size_t n, unsigned metrics, scores_t *corpus,
                         scores_t *per_image, bleu_totals_t *totals, size_t parts) {
     memset(corpus, 0, sizeof *corpus);
@@ -107,9 +116,9 @@ void score_corpus_parts(const score_item_t *items, size_t n, unsigned metrics, s
     j.bleu = per_image ? xmalloc(m * sizeof *j.bleu) : NULL;
     j.rouge = xmalloc(m * sizeof *j.rouge);
     j.cider = xmalloc(m * sizeof *j.cider);
-    pool_t *pool = parts > 1 ? pool_new((int)parts) : NULL;
-    if (pool) pool_for(pool, parts, score_slice, &j);
-    else score_slice(&j, 0, 0);
+    int threads = cpu_count() < (int)parts ? cpu_count() : (int)parts;
+    pool_t *pool = threads > 1 ? pool_new(threads) : NULL;
+    for_slices(pool, parts, score_slice, &j);
     if (metrics & METRIC_BLEU) {
         bleu_totals_t t = {0};
         for (size_t p = 0; p < parts; p++) {
@@ -123,8 +132,7 @@ void score_corpus_parts(const score_item_t *items, size_t n, unsigned metrics, s
     }
     if (metrics & METRIC_CIDER) {
         cider_merge(&j);
-        if (pool) pool_for(pool, parts, cider_slice, &j);
-        else cider_slice(&j, 0, 0);
+        for_slices(pool, parts, cider_slice, &j);
         corpus->cider = np_mean(j.cider, n);
         for (size_t i = 0; per_image && i < n; i++) per_image[i].cider = j.cider[i];
     }

@@ -69,3 +69,21 @@ exits string_id 1 blip-score "$D/refs.json" "$T/strid.jsonl"
 : > "$T/empty"
 exits empty_results 1 blip-score "$D/refs.json" "$T/empty"
 exits missing_refs 1 blip-score "$T/nope.json" "$D/results.json"
+
+# REFS errors: malformed JSON at its line and column (in characters), missing
+# or mistyped fields, an annotation of an image not in "images".
+printf '{"images": [{"id": 1, "file_name": "caf\xc3\xa9.jpg"}],\n "annotations": [{"id": 1, "image_id": 1, "caption": "\xc3\xa9\\q"}]}\n' > "$T/badrefs.json"
+exits malformed_refs 1 blip-score "$T/badrefs.json" "$D/results.json"
+has malformed_refs_line_col "$T/.err" 'badrefs\.json:2:56: malformed JSON: invalid escape'
+printf '{"images": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "caption": "a"} x]}' > "$T/badrefs1.json"
+exits malformed_refs_one_line 1 blip-score "$T/badrefs1.json" "$D/results.json"
+has malformed_refs_one_line_col "$T/.err" 'badrefs1\.json:1:82: malformed JSON'
+echo '{"images": [{"id": 1}]}' > "$T/noanns.json"
+exits refs_no_annotations 1 blip-score "$T/noanns.json" "$D/results.json"
+has refs_no_annotations_named "$T/.err" 'noanns\.json: missing field "annotations"$'
+echo '{"images": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1.0, "caption": "a"}]}' > "$T/realid.json"
+exits refs_real_id 1 blip-score "$T/realid.json" "$D/results.json"
+has refs_real_id_named "$T/.err" 'realid\.json: annotations\[0\]: field "image_id" should be an integer, found a number'
+echo '{"images": [{"id": 1}], "annotations": [{"id": 1, "image_id": 2, "caption": "a"}]}' > "$T/orphan.json"
+exits refs_unknown_image 1 blip-score "$T/orphan.json" "$D/results.json"
+has refs_unknown_image_named "$T/.err" 'orphan\.json: annotations\[0\]: image_id 2 is not in "images"'
