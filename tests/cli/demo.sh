@@ -2,7 +2,10 @@
 # tests/cli/demo.sh - the demo pipeline (pipelines/demo.mk: blip-synth ->
 # blip-pack -> blip-train -> blip-gen -> blip-score) on a smaller synthetic
 # set and a shorter run, which must still learn: the trained model's
-# validation captions score far above the same model untrained.
+# validation captions score far above the same model untrained. The short
+# run learns the caption grammar and the colours (Bleu_4 0.496 measured);
+# naming shapes and their arrangement comes after a plateau of about 2,400
+# steps that only the full demo (3,750 steps) gets past.
 . "$(dirname "$0")/lib.sh"
 
 # one BLAS thread: the run stays short on a machine whose cores are busy
@@ -25,5 +28,5 @@ b4() { awk '$1 == "Bleu_4" { print $2 }' "$1"; }
 cider() { awk '$1 == "CIDEr" { print $2 }' "$1"; }
 echo "demo: trained Bleu_4 $(b4 "$D/scores.txt") CIDEr $(cider "$D/scores.txt"), untrained Bleu_4 $(b4 "$T/untrained.txt") CIDEr $(cider "$T/untrained.txt")"
 ok demo_untrained_scores_near_zero awk -v b="$(b4 "$T/untrained.txt")" 'BEGIN { exit !(b < 0.05) }'
-ok demo_learns_bleu4 awk -v b="$(b4 "$D/scores.txt")" 'BEGIN { exit !(b >= 0.4) }'
-ok demo_learns_cider awk -v c="$(cider "$D/scores.txt")" 'BEGIN { exit !(c >= 2.0) }'
+ok demo_learns_bleu4 awk -v b="$(b4 "$D/scores.txt")" 'BEGIN { exit !(b >= 0.45) }'
+ok demo_learns_cider awk -v c="$(cider "$D/scores.txt")" 'BEGIN { exit !(c >= 2.3) }'
