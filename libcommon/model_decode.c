@@ -17,7 +17,7 @@ struct blip_kv {
     float *self, *spare;            /* [L, max_rows, max_len, 2D] key|value */
     float *cross;                   /* [L, max_rows (images), Tv, 2D] */
     float *arena;                   /* step activations */
-    float *temb, *emb_m, *emb_r, *x[2], *q, *logits;
+    float *temb, *emb_m, *emb_r, *x[2], *q, *newkv, *logits;
     dec_bufs_t d;
     head_bufs_t h;
     int32_t *ids;
@@ -42,6 +42,7 @@ static size_t layout(blip_kv_t *kv, float *base) {
     kv->x[0] = carve(base, &cur, N * D);
     kv->x[1] = carve(base, &cur, N * D);
     kv->q = carve(base, &cur, N * D);
+    kv->newkv = carve(base, &cur, N * 2 * D);
     dec_bufs_t *d = &kv->d;
     d->att = carve(base, &cur, N * D);
     d->probs = carve(base, &cur, R * H * L * L);
@@ -131,9 +132,12 @@ void blip_kv_step(blip_kv_t *kv, const int32_t *ids, int n, float *logits) {
         const txt_layer_t *L = &m->tl[l];
         float *x = kv->x[l % 2], *y = kv->x[(l + 1) % 2], *self = kv->self + l * kv->layer_self;
         op_matmul(kv->q, x, w + L->qkv_w, w + L->qkv_b, N, D, D);
-        for (int r = 0; r < R; r++) /* new keys|values at positions L0.. */
-            op_matmul(self + ((size_t)r * kv->max_len + L0) * 2 * D, x + (size_t)r * n * D,
-                      w + L->qkv_w + (size_t)D * D, w + L->qkv_b + D, n, D, 2 * D);
+        /* new keys|values [N, 2D] in one product, then into each row's cache
+         * at positions L0.. */
+        op_matmul(kv->newkv, x, w + L->qkv_w + (size_t)D * D, w + L->qkv_b + D, N, D, 2 * D);
+        for (int r = 0; r < R; r++)
+            be_copy(self + ((size_t)r * kv->max_len + L0) * 2 * D, kv->newkv + (size_t)r * n * 2 * D,
+                    (size_t)n * 2 * D * sizeof(float));
         attn_shape_t ss = {.B = R, .H = c->t_heads, .Tq = n, .Tk = L0 + n, .hd = hd,
                            .q_stride = D, .kv_stride = 2 * D,
                            .kv_bstride = (size_t)kv->max_len * 2 * D, .causal = 1};
