@@ -147,7 +147,39 @@ build/asan/tests/%: tests/unit/%.c tests/unit/test.h build/asan/libblip.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -O1 -Itests/unit -o $@ $< build/asan/libblip.a $(LIBS)
 
-unit: $(UNIT)
+# The CUDA backend under the CPU emulator (tests/emu/README): kernels/cuda/*.cu
+# through tests/emu/launch.sed and g++ against tests/emu/include's stand-in
+# CUDA headers; its tests join the unit tests in build/tests/.
+EMU_OBJ   = $(patsubst kernels/cuda/%.cu,build/emu/obj/%.o,$(wildcard kernels/cuda/*.cu)) \
+            $(patsubst tests/emu/%.cpp,build/emu/obj/%.o,$(wildcard tests/emu/*.cpp)) \
+            build/emu/obj/dispatch.o
+EMU_TESTS = build/tests/test_cuda_emu build/tests/test_cuda_emu_model
+EMU_CXXFLAGS = -std=c++17 -D_GNU_SOURCE $(WARN) -Wno-sign-compare -fno-exceptions -ffp-contract=off \
+               -MMD -MP -O1 -g -DBLIP_CUDA -Itests/emu/include -Itests/emu -Ikernels/cuda -Ilibcommon -Ikernels
+
+build/emu/src/%.cpp: kernels/cuda/%.cu tests/emu/launch.sed
+	@mkdir -p $(@D)
+	sed -E -f tests/emu/launch.sed $< > $@
+
+build/emu/obj/%.o: build/emu/src/%.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(EMU_CXXFLAGS) -c -o $@ $<
+
+build/emu/obj/%.o: tests/emu/%.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(EMU_CXXFLAGS) -c -o $@ $<
+
+build/emu/obj/dispatch.o: kernels/dispatch.c | build/.deps-ok
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DBLIP_CUDA -c -o $@ $<
+
+build/tests/test_cuda_emu: tests/emu/test_cuda_emu.c tests/unit/test.h $(EMU_OBJ) build/libblip.a
+	$(CC) $(ALL_CFLAGS) -DBLIP_CUDA -Itests/unit -Itests/emu -o $@ $< $(EMU_OBJ) build/libblip.a $(LIBS) -lstdc++
+
+build/tests/test_cuda_emu_model: tests/gpu/model_fixtures.c tests/unit/test_model.c $(EMU_OBJ) build/libblip.a
+	$(CC) $(ALL_CFLAGS) -DBLIP_CUDA -Itests/unit -o $@ $< $(EMU_OBJ) build/libblip.a $(LIBS) -lstdc++
+
+unit: $(UNIT) $(EMU_TESTS)
 asan: $(ASAN_UNIT)
 
 test:
@@ -174,4 +206,4 @@ clean:
 	rm -rf build bin demo
 
 .SECONDARY:
--include $(shell find $(B)/obj $(B)/tests build/asan build/bench -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/tests build/asan build/bench build/emu -name '*.d' 2>/dev/null)

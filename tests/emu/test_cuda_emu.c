@@ -1,0 +1,608 @@
+/* test_cuda_emu.c - every op of kernels/ops_list.h on the CUDA backend
+ * (kernels/cuda/, run on the CPU by the emulator in tests/emu/) against the
+ * CPU backend, in fp32 and bf16, at small odd shapes that reach the edge
+ * cases: misaligned slices, strided and cached attention layouts, kv_group,
+ * causal Tq < Tk, masks with empty rows, dropout, the in-place cross-entropy
+ * gradient, accumulating backward ops, and each of the linear layer's GEMM
+ * paths (cuBLASLt with the bias epilogue, without it, cublasGemmEx). Also
+ * the backend's rules: no allocation and no host wait inside ops once the
+ * scratch buffers have grown.
+ *
+ * Device buffers are framed by poisoned guards and outputs start poisoned
+ * (NaN): an unwritten element or a write outside the tensor fails. Error of
+ * a tensor: max |cuda - cpu| / max |cpu| over the tensor; 1e-5 in fp32, 1e-2
+ * for the ops that round operands to bf16 (matmul, attention); 0 where
+ * the result is a copy or the same arithmetic (embeddings, dropout). */
+#define main test_main
+#include "test.h"
+#undef main
+
+#include <stdarg.h>
+
+#include "emu.h"
+#include "err.h"
+#include "ops.h"
+#include "rng.h"
+
+#define GUARD 16
+#define POISON 0x7fc0dea1u /* a quiet NaN no arithmetic produces */
+
+static const backend_t *D = &be_cuda, *C = &be_cpu;
+static int bf16;
+static rng_t rng;
+
+/* ---- tensors: a host copy for the CPU backend, a guarded device copy ---- */
+
+typedef struct {
+    float *h, *d, *base; /* host n floats; device base + GUARD */
+    size_t n;
+} tens_t;
+
+static float poison(void) {
+    uint32_t u = POISON;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static tens_t t_out(size_t n) {
+    tens_t t = {.h = xmalloc((n + 1) * sizeof(float)), .n = n};
+    size_t all = n + 2 * GUARD;
+    float *p = xmalloc(all * sizeof *p);
+    for (size_t i = 0; i < all; i++) p[i] = poison();
+    for (size_t i = 0; i < n; i++) t.h[i] = poison();
+    t.base = D->alloc(all * sizeof(float));
+    D->be_upload(t.base, p, all * sizeof(float));
+    t.d = t.base + GUARD;
+    free(p);
+    return t;
+}
+
+static void t_up(tens_t *t) { D->be_upload(t->d, t->h, t->n * sizeof(float)); }
+
+/* Normal values * scale + shift, the same on both sides. */
+static tens_t t_rand(size_t n, float scale, float shift) {
+    tens_t t = t_out(n);
+    for (size_t i = 0; i < n; i++) t.h[i] = (float)rng_normal(&rng) * scale + shift;
+    t_up(&t);
+    return t;
+}
+
+static void t_free(tens_t *t) {
+    free(t->h);
+    D->be_free(t->base);
+}
+
+typedef struct {
+    int32_t *h, *d;
+} itens_t;
+
+static itens_t i_make(const int32_t *v, size_t n) {
+    itens_t t = {.h = xmalloc((n + 1) * sizeof(int32_t)), .d = D->alloc((n + 1) * sizeof(int32_t))};
+    if (n) { /* v may be NULL then: memcpy(.., NULL, 0) would let the compiler assume v != NULL */
+        memcpy(t.h, v, n * sizeof(int32_t));
+        D->be_upload(t.d, v, n * sizeof(int32_t));
+    }
+    return t;
+}
+
+static void i_free(itens_t *t) {
+    free(t->h);
+    D->be_free(t->d);
+}
+
+enum { ZEROS_EXACT = 1 }; /* cpu_i == 0 exactly iff cuda_i == 0 exactly */
+
+static double tol_plain(void) { return 1e-5; }
+static double tol_gemm(void) { return bf16 ? 1e-2 : 1e-5; }
+
+/* Download t and compare with the host copy; the rest names the tensor. */
+__attribute__((format(printf, 4, 5))) static void t_check(const tens_t *t, double tol, int flags,
+                                                          const char *fmt, ...) {
+    char what[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    size_t all = t->n + 2 * GUARD, guard_bad = 0, bad = 0, zeros_bad = 0, worst_i = 0;
+    float *p = xmalloc(all * sizeof *p), *g = p + GUARD;
+    D->be_download(p, t->base, all * sizeof(float));
+    for (size_t i = 0; i < GUARD; i++) {
+        uint32_t a, b;
+        memcpy(&a, p + i, 4);
+        memcpy(&b, g + t->n + i, 4);
+        guard_bad += (a != POISON) + (b != POISON);
+    }
+    double scale = 0.0, worst = 0.0;
+    for (size_t i = 0; i < t->n; i++) scale = fmax(scale, fabs((double)t->h[i]));
+    for (size_t i = 0; i < t->n; i++) {
+        if (!isfinite(g[i]) || !isfinite(t->h[i])) {
+            bad++;
+            continue;
+        }
+        if ((flags & ZEROS_EXACT) && ((g[i] == 0.0f) != (t->h[i] == 0.0f))) zeros_bad++;
+        double e = fabs((double)g[i] - t->h[i]) / (scale > 0 ? scale : 1.0);
+        if (e > worst) worst = e, worst_i = i;
+    }
+    CHECK_MSG(!guard_bad, "%s: %zu guard floats overwritten", what, guard_bad);
+    CHECK_MSG(!bad, "%s: %zu of %zu elements unwritten or not finite", what, bad, t->n);
+    CHECK_MSG(!zeros_bad, "%s: %zu elements zero on one side only", what, zeros_bad);
+    CHECK_MSG(worst <= tol, "%s (%s): error %.3g > %.0e at %zu: %.9g vs %.9g", what,
+              bf16 ? "bf16" : "fp32", worst, tol, worst_i, g[worst_i], t->h[worst_i]);
+    free(p);
+}
+
+/* The statements run in fp32, then in bf16; fp32 again after. */
+#define BOTH_PRECISIONS(...)                                                  \
+    do {                                                                      \
+        for (bf16 = 0; bf16 < 2; bf16++) {                                    \
+            emu_set_bf16(bf16);                                               \
+            __VA_ARGS__                                                       \
+        }                                                                     \
+        emu_set_bf16(bf16 = 0);                                               \
+    } while (0)
+
+/* ---- memory ---------------------------------------------------------------- */
+
+/* Uploads, downloads, overlapping device copies (memmove semantics), zeroed
+ * allocations. */
+TEST(memory) {
+    tens_t a = t_rand(1001, 1, 0), b = t_out(1001);
+    D->be_copy(b.d, a.d, 1001 * sizeof(float));
+    memcpy(b.h, a.h, 1001 * sizeof(float));
+    t_check(&b, 0, 0, "be_copy");
+    D->be_copy(a.d + 3, a.d, 900 * sizeof(float)); /* overlapping, forwards */
+    memmove(a.h + 3, a.h, 900 * sizeof(float));
+    D->be_copy(a.d, a.d + 7, 900 * sizeof(float)); /* overlapping, backwards */
+    memmove(a.h, a.h + 7, 900 * sizeof(float));
+    t_check(&a, 0, 0, "be_copy overlapping");
+    float *z = D->alloc(333 * sizeof(float)), h[333];
+    D->be_download(h, z, sizeof h);
+    int nonzero = 0;
+    for (int i = 0; i < 333; i++) nonzero += h[i] != 0.0f;
+    CHECK_MSG(!nonzero, "%d floats of a new buffer not zero", nonzero);
+    D->be_free(z);
+    t_free(&a);
+    t_free(&b);
+}
+
+/* ---- elementwise, reductions, dropout ---------------------------------------- */
+
+static void elementwise_case(size_t n, size_t off) {
+    tens_t x = t_rand(n + off, 1, 0), y = t_rand(n + off, 1, 0);
+    tens_t sum = t_rand(n + off, 1, 0), gl = t_rand(n + off, 1, 0);
+    C->op_add(sum.h + off, x.h + off, y.h + off, n);
+    D->op_add(sum.d + off, x.d + off, y.d + off, n);
+    t_check(&sum, 0, 0, "add n=%zu+%zu", n, off);
+    C->op_add_inplace(y.h + off, x.h + off, n);
+    D->op_add_inplace(y.d + off, x.d + off, n);
+    C->op_scale(x.h + off, 0.37f, n);
+    D->op_scale(x.d + off, 0.37f, n);
+    C->op_gelu(gl.h + off, y.h + off, n);
+    D->op_gelu(gl.d + off, y.d + off, n);
+    t_check(&gl, tol_plain(), 0, "gelu n=%zu+%zu", n, off);
+    C->op_gelu_backward(y.h + off, x.h + off, gl.h + off, n);
+    D->op_gelu_backward(y.d + off, x.d + off, gl.d + off, n);
+    t_check(&y, tol_plain(), 0, "add_inplace, gelu_backward n=%zu+%zu", n, off);
+    t_check(&x, 0, 0, "scale n=%zu+%zu", n, off);
+    C->op_zero(x.h + off, n);
+    D->op_zero(x.d + off, n);
+    t_check(&x, 0, ZEROS_EXACT, "zero n=%zu+%zu", n, off);
+    tens_t s = t_out(1), ss = t_out(1);
+    C->op_sum(s.h, y.h + off, n);
+    D->op_sum(s.d, y.d + off, n);
+    C->op_sumsq(ss.h, y.h + off, n);
+    D->op_sumsq(ss.d, y.d + off, n);
+    t_check(&s, tol_plain(), 0, "sum n=%zu+%zu", n, off);
+    t_check(&ss, tol_plain(), 0, "sumsq n=%zu+%zu", n, off);
+    tens_t *all[] = {&x, &y, &sum, &gl, &s, &ss};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) t_free(all[i]);
+}
+
+TEST(elementwise) {
+    const size_t sizes[] = {1, 2, 7, 1001, 70001}, offs[] = {0, 1, 3, 1, 0};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) elementwise_case(sizes[k], offs[k]);
+}
+
+/* Masks bit for bit the CPU's (the same Philox words), at lengths around
+ * the 4 elements one draw covers, 64-bit seeds and streams, p = 0. */
+TEST(dropout) {
+    const struct { size_t n, off; float p; uint64_t seed, stream; } cases[] = {
+        {1, 0, 0.5f, 1, 2}, {2, 1, 0.5f, 3, 4}, {3, 0, 0.3f, 5, 6}, {5, 2, 0.3f, 7, 8},
+        {4099, 1, 0.1f, 0x123456789abcdefull, 0xfedcba9876543210ull}, {1001, 0, 0.0f, 9, 10}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        size_t n = cases[k].n, off = cases[k].off;
+        tens_t x = t_rand(n + off, 1, 0), dx = t_rand(n + off, 1, 0);
+        C->op_dropout(x.h + off, n, cases[k].p, cases[k].seed, cases[k].stream);
+        D->op_dropout(x.d + off, n, cases[k].p, cases[k].seed, cases[k].stream);
+        C->op_dropout_backward(dx.h + off, n, cases[k].p, cases[k].seed, cases[k].stream);
+        D->op_dropout_backward(dx.d + off, n, cases[k].p, cases[k].seed, cases[k].stream);
+        t_check(&x, 0, ZEROS_EXACT, "dropout n=%zu+%zu p=%g", n, off, cases[k].p);
+        t_check(&dx, 0, ZEROS_EXACT, "dropout_backward n=%zu+%zu p=%g", n, off, cases[k].p);
+        t_free(&x);
+        t_free(&dx);
+    }
+}
+
+/* ---- linear layers ----------------------------------------------------------- */
+
+/* Which GEMM path the emulated cuBLASLt is made to leave to the backend. */
+enum { PATH_BIAS_EPILOGUE, PATH_MISALIGNED_BIAS, PATH_NO_BIAS_ALGO, PATH_GEMM_EX };
+
+static void matmul_case(int N, int Cin, int OC, int path) {
+    tens_t inp = t_rand((size_t)N * Cin, 1, 0), w = t_rand((size_t)OC * Cin, 0.3f, 0);
+    tens_t b = t_rand((size_t)OC + 1, 0.5f, 0), out = t_out((size_t)N * OC);
+    int off = path == PATH_MISALIGNED_BIAS; /* 4-byte aligned bias: no epilogue */
+    emu_lt_refuse = path == PATH_NO_BIAS_ALGO ? EMU_LT_REFUSE_BIAS
+                    : path == PATH_GEMM_EX    ? EMU_LT_REFUSE_ALL
+                                              : 0;
+    long bias_lt = emu_n_lt_bias_matmuls, gemm_ex = emu_n_gemm_ex;
+    C->op_matmul(out.h, inp.h, w.h, b.h + off, N, Cin, OC);
+    D->op_matmul(out.d, inp.d, w.d, b.d + off, N, Cin, OC);
+    t_check(&out, tol_gemm(), 0, "matmul %dx%dx%d path %d", N, Cin, OC, path);
+    CHECK_MSG((emu_n_lt_bias_matmuls > bias_lt) == (path == PATH_BIAS_EPILOGUE),
+              "matmul %dx%dx%d: bias epilogue used %ld times on path %d", N, Cin, OC,
+              emu_n_lt_bias_matmuls - bias_lt, path);
+    /* backward into non-zero gradients, then the dinp-less and dbias-only forms */
+    tens_t dout = t_rand((size_t)N * OC, 1, 0), dinp = t_rand((size_t)N * Cin, 1, 0);
+    tens_t dw = t_rand((size_t)OC * Cin, 1, 0), db = t_rand((size_t)OC, 1, 0);
+    C->op_matmul_backward(dinp.h, dw.h, db.h, dout.h, inp.h, w.h, N, Cin, OC);
+    D->op_matmul_backward(dinp.d, dw.d, db.d, dout.d, inp.d, w.d, N, Cin, OC);
+    C->op_matmul_backward(NULL, dw.h, NULL, dout.h, inp.h, w.h, N, Cin, OC);
+    D->op_matmul_backward(NULL, dw.d, NULL, dout.d, inp.d, w.d, N, Cin, OC);
+    C->op_matmul_backward(NULL, NULL, db.h, dout.h, inp.h, w.h, N, Cin, OC);
+    D->op_matmul_backward(NULL, NULL, db.d, dout.d, inp.d, w.d, N, Cin, OC);
+    CHECK_MSG((emu_n_gemm_ex > gemm_ex) == (path == PATH_GEMM_EX),
+              "matmul %dx%dx%d: cublasGemmEx used %ld times on path %d", N, Cin, OC,
+              emu_n_gemm_ex - gemm_ex, path);
+    emu_lt_refuse = 0;
+    t_check(&dinp, tol_gemm(), 0, "matmul_backward %dx%dx%d path %d dinp", N, Cin, OC, path);
+    t_check(&dw, tol_gemm(), 0, "matmul_backward %dx%dx%d path %d dw", N, Cin, OC, path);
+    t_check(&db, tol_plain(), 0, "matmul_backward %dx%dx%d path %d dbias", N, Cin, OC, path);
+    /* without bias */
+    C->op_matmul(out.h, inp.h, w.h, NULL, N, Cin, OC);
+    D->op_matmul(out.d, inp.d, w.d, NULL, N, Cin, OC);
+    t_check(&out, tol_gemm(), 0, "matmul %dx%dx%d no bias", N, Cin, OC);
+    tens_t *all[] = {&inp, &w, &b, &out, &dout, &dinp, &dw, &db};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) t_free(all[i]);
+}
+
+/* Each path at its own shapes (the backend caches a plan per shape and
+ * precision), N over 64 rows so the bias gradient has several parts. */
+TEST(matmul) {
+    BOTH_PRECISIONS({
+        matmul_case(37, 51, 29, PATH_BIAS_EPILOGUE);
+        matmul_case(1, 16, 8, PATH_BIAS_EPILOGUE);
+        matmul_case(130, 24, 40, PATH_BIAS_EPILOGUE);
+        matmul_case(9, 13, 11, PATH_MISALIGNED_BIAS);
+        matmul_case(10, 14, 12, PATH_NO_BIAS_ALGO);
+        matmul_case(11, 15, 13, PATH_GEMM_EX);
+        matmul_case(70, 5, 3, PATH_GEMM_EX);
+    });
+}
+
+/* ---- LayerNorm ------------------------------------------------------------------- */
+
+TEST(layernorm) {
+    const struct { int N, C; float eps; } cases[] = {
+        {7, 33, 1e-5f}, {5, 768, 1e-6f}, {300, 33, 1e-12f}, {1, 1, 1e-5f}, {70, 100, 1e-5f}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        int N = cases[k].N, Cc = cases[k].C;
+        size_t n = (size_t)N * Cc;
+        tens_t inp = t_rand(n, 2, 0.5f), w = t_rand((size_t)Cc, 0.2f, 1), b = t_rand((size_t)Cc, 0.1f, 0);
+        tens_t out = t_out(n), mean = t_out((size_t)N), rstd = t_out((size_t)N);
+        C->op_layernorm(out.h, mean.h, rstd.h, inp.h, w.h, b.h, N, Cc, cases[k].eps);
+        D->op_layernorm(out.d, mean.d, rstd.d, inp.d, w.d, b.d, N, Cc, cases[k].eps);
+        t_check(&out, tol_plain(), 0, "layernorm %dx%d out", N, Cc);
+        t_check(&mean, tol_plain(), 0, "layernorm %dx%d mean", N, Cc);
+        t_check(&rstd, tol_plain(), 0, "layernorm %dx%d rstd", N, Cc);
+        t_up(&mean);
+        t_up(&rstd);
+        tens_t dout = t_rand(n, 1, 0), dinp = t_rand(n, 1, 0);
+        tens_t dw = t_rand((size_t)Cc, 1, 0), db = t_rand((size_t)Cc, 1, 0);
+        C->op_layernorm_backward(dinp.h, dw.h, db.h, dout.h, inp.h, w.h, mean.h, rstd.h, N, Cc);
+        D->op_layernorm_backward(dinp.d, dw.d, db.d, dout.d, inp.d, w.d, mean.d, rstd.d, N, Cc);
+        t_check(&dinp, tol_plain(), 0, "layernorm_backward %dx%d dinp", N, Cc);
+        t_check(&dw, tol_plain(), 0, "layernorm_backward %dx%d dw", N, Cc);
+        t_check(&db, tol_plain(), 0, "layernorm_backward %dx%d db", N, Cc);
+        tens_t *all[] = {&inp, &w, &b, &out, &mean, &rstd, &dout, &dinp, &dw, &db};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++) t_free(all[i]);
+    }
+}
+
+/* ---- attention ------------------------------------------------------------------- */
+
+/* Layouts as the model calls attention: FUSED q|k|v rows of 3C, CROSS q
+ * rows of C and k|v rows of 2C (with kv_group, the beams of an image share
+ * its k|v), CACHE a KV cache of `cap` rows per batch and q with a padding row
+ * (explicit batch strides); rows past Tk and the padding row hold poison. */
+enum { FUSED, CROSS, CACHE };
+enum { MASK_NONE, MASK_PAD, MASK_PAD_EMPTY };
+
+typedef struct {
+    const char *what;
+    int layout, B, H, Tq, Tk, hd, causal, group, cap, mask;
+    float p_drop;
+} at_case_t;
+
+static const at_case_t at_cases[] = {
+    {"vit", FUSED, 2, 3, 7, 7, 4, 0, 0, 0, MASK_NONE, 0.0f},
+    {"vit dropout", FUSED, 2, 2, 9, 9, 8, 0, 0, 0, MASK_NONE, 0.25f},
+    {"text causal mask dropout", FUSED, 3, 2, 6, 6, 5, 1, 0, 0, MASK_PAD, 0.3f},
+    {"cross", CROSS, 2, 3, 5, 11, 4, 0, 0, 0, MASK_NONE, 0.1f},
+    {"cache causal Tq<Tk", CACHE, 3, 2, 2, 6, 4, 1, 0, 8, MASK_NONE, 0.0f},
+    {"cache step", CACHE, 3, 2, 1, 5, 4, 1, 0, 8, MASK_NONE, 0.0f},
+    {"empty mask row", CACHE, 3, 2, 3, 4, 3, 0, 0, 5, MASK_PAD_EMPTY, 0.0f},
+    {"causal empty mask dropout", FUSED, 3, 2, 4, 4, 3, 1, 0, 0, MASK_PAD_EMPTY, 0.2f},
+    {"kv_group 3 step", CROSS, 6, 2, 1, 10, 4, 0, 3, 0, MASK_NONE, 0.0f},
+    {"kv_group 3 causal mask", CROSS, 6, 2, 2, 5, 4, 1, 3, 0, MASK_PAD, 0.0f},
+    {"kv_group 2 cache", CACHE, 4, 2, 1, 6, 4, 1, 2, 9, MASK_NONE, 0.0f},
+    {"long rows Tk>64", CROSS, 1, 2, 3, 70, 8, 0, 0, 0, MASK_PAD, 0.5f},
+    {"square 65 causal dropout", FUSED, 2, 2, 65, 65, 16, 1, 0, 0, MASK_PAD, 0.1f},
+    {"hd 1", FUSED, 2, 1, 3, 3, 1, 0, 0, 0, MASK_NONE, 0.0f},
+    {"odd heads", CACHE, 3, 5, 7, 11, 24, 1, 0, 13, MASK_PAD, 0.2f},
+};
+
+/* Key mask [B, Tk]: batch 0 sees every key, others a random prefix; with
+ * MASK_PAD_EMPTY batch 1 sees none (its rows get probability 0). */
+static int32_t *key_mask(const at_case_t *c) {
+    int32_t *m = xmalloc((size_t)c->B * c->Tk * sizeof *m);
+    for (int b = 0; b < c->B; b++) {
+        int len = b == 0                                 ? c->Tk
+                  : c->mask == MASK_PAD_EMPTY && b == 1 ? 0
+                                                         : 1 + (int)rng_below(&rng, (uint32_t)c->Tk);
+        for (int j = 0; j < c->Tk; j++) m[(size_t)b * c->Tk + j] = j < len;
+    }
+    return m;
+}
+
+/* Rows [from, per) of nb blocks of `per` rows of `row` floats: poison. */
+static void poison_rows(tens_t *t, int nb, int per, size_t row, int from) {
+    for (int b = 0; b < nb; b++)
+        for (int r = from; r < per; r++)
+            for (size_t i = 0; i < row; i++) t->h[((size_t)b * per + r) * row + i] = poison();
+    t_up(t);
+}
+
+static void attention_case(const at_case_t *c) {
+    int Cc = c->H * c->hd, g = c->group > 1 ? c->group : 1, Bkv = (c->B + g - 1) / g;
+    attn_shape_t s = {.B = c->B, .H = c->H, .Tq = c->Tq, .Tk = c->Tk, .hd = c->hd,
+                      .kv_group = c->group, .causal = c->causal, .p_drop = c->p_drop,
+                      .seed = 0x5eed5eed5eedull, .stream = 0x1234567890ull};
+    size_t koff, voff, qn, kvn = 0;
+    int qrows = c->Tq;
+    if (c->layout == FUSED) {
+        s.q_stride = s.kv_stride = 3 * Cc;
+        qn = (size_t)c->B * c->Tq * 3 * Cc, koff = (size_t)Cc, voff = 2 * (size_t)Cc;
+    } else {
+        s.q_stride = Cc, s.kv_stride = 2 * Cc, koff = 0, voff = (size_t)Cc;
+        if (c->layout == CACHE) {
+            qrows = c->Tq + 1;
+            s.q_bstride = (size_t)qrows * Cc;
+            s.kv_bstride = (size_t)c->cap * 2 * Cc;
+        }
+        qn = (size_t)c->B * qrows * Cc;
+        kvn = (size_t)Bkv * (c->layout == CACHE ? c->cap : c->Tk) * 2 * Cc;
+    }
+    tens_t q = t_rand(qn, 1.5f, 0), kvb = t_rand(kvn, 1, 0), *kv = c->layout == FUSED ? &q : &kvb;
+    if (c->layout == CACHE) {
+        poison_rows(&q, c->B, qrows, (size_t)Cc, c->Tq);
+        poison_rows(&kvb, Bkv, c->cap, 2 * (size_t)Cc, c->Tk);
+    }
+    int32_t *mh = c->mask ? key_mask(c) : NULL;
+    itens_t mask = i_make(mh, mh ? (size_t)c->B * c->Tk : 0);
+    attn_shape_t sh = s, sd = s;
+    sh.key_mask = mh;
+    sd.key_mask = mh ? mask.d : NULL;
+
+    size_t on = (size_t)c->B * c->Tq * Cc, pn = (size_t)c->B * c->H * c->Tq * c->Tk;
+    tens_t out = t_out(on), probs = t_out(pn);
+    C->op_attention(out.h, probs.h, q.h, kv->h + koff, kv->h + voff, &sh);
+    D->op_attention(out.d, probs.d, q.d, kv->d + koff, kv->d + voff, &sd);
+    t_check(&out, tol_gemm(), 0, "attention %s out", c->what);
+    t_check(&probs, tol_gemm(), ZEROS_EXACT, "attention %s probs", c->what);
+
+    if (c->group <= 1) { /* backward from the CPU's probabilities, accumulating */
+        t_up(&probs);
+        tens_t dout = t_rand(on, 1, 0), dq = t_rand(qn, 1, 0), dkvb = t_rand(kvn, 1, 0);
+        tens_t *dkv = c->layout == FUSED ? &dq : &dkvb;
+        if (c->layout == CACHE) {
+            poison_rows(&dq, c->B, qrows, (size_t)Cc, c->Tq);
+            poison_rows(&dkvb, Bkv, c->cap, 2 * (size_t)Cc, c->Tk);
+        }
+        C->op_attention_backward(dq.h, dkv->h + koff, dkv->h + voff, dout.h, probs.h, q.h,
+                                 kv->h + koff, kv->h + voff, &sh);
+        D->op_attention_backward(dq.d, dkv->d + koff, dkv->d + voff, dout.d, probs.d, q.d,
+                                 kv->d + koff, kv->d + voff, &sd);
+        if (c->layout == CACHE) { /* the padding rows stay poison: compare the rest */
+            tens_t *both[] = {&dq, &dkvb};
+            for (int i = 0; i < 2; i++) {
+                float *p = xmalloc(both[i]->n * sizeof *p);
+                D->be_download(p, both[i]->d, both[i]->n * sizeof(float));
+                for (size_t j = 0; j < both[i]->n; j++)
+                    if (isnan(both[i]->h[j])) both[i]->h[j] = p[j] = 0.0f;
+                D->be_upload(both[i]->d, p, both[i]->n * sizeof(float));
+                free(p);
+            }
+        }
+        t_check(&dq, tol_gemm(), 0, "attention_backward %s dq", c->what);
+        if (c->layout != FUSED) t_check(&dkvb, tol_gemm(), 0, "attention_backward %s dkv", c->what);
+        t_free(&dout);
+        t_free(&dq);
+        t_free(&dkvb);
+    }
+    free(mh);
+    i_free(&mask);
+    tens_t *all[] = {&q, &kvb, &out, &probs};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) t_free(all[i]);
+}
+
+TEST(attention) {
+    BOTH_PRECISIONS({
+        for (size_t k = 0; k < sizeof at_cases / sizeof *at_cases; k++) attention_case(&at_cases[k]);
+    });
+}
+
+/* ---- embeddings -------------------------------------------------------------------- */
+
+/* Ids from a few values (0 = pad among them): rows collide in the
+ * scatter-add of the backward. */
+TEST(text_embed) {
+    const struct { int B, T, C, V, P, pos0; } cases[] = {{3, 7, 33, 50, 20, 3}, {6, 1, 40, 13, 12, 9}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        int B = cases[k].B, T = cases[k].T, Cc = cases[k].C, pos0 = cases[k].pos0;
+        size_t nt = (size_t)B * T;
+        int32_t *ih = xmalloc(nt * sizeof *ih);
+        for (size_t i = 0; i < nt; i++) ih[i] = (int32_t)rng_below(&rng, 6);
+        itens_t ids = i_make(ih, nt);
+        tens_t wte = t_rand((size_t)cases[k].V * Cc, 0.02f, 0);
+        tens_t wpe = t_rand((size_t)cases[k].P * Cc, 0.02f, 0), out = t_out(nt * Cc);
+        C->op_text_embed(out.h, ids.h, wte.h, wpe.h, B, T, Cc, pos0);
+        D->op_text_embed(out.d, ids.d, wte.d, wpe.d, B, T, Cc, pos0);
+        t_check(&out, 0, 0, "text_embed B%d T%d", B, T);
+        tens_t dout = t_rand(nt * Cc, 1, 0);
+        C->op_text_embed_backward(wte.h, wpe.h, dout.h, ids.h, B, T, Cc, pos0, 0);
+        D->op_text_embed_backward(wte.d, wpe.d, dout.d, ids.d, B, T, Cc, pos0, 0);
+        t_check(&wte, tol_plain(), 0, "text_embed_backward B%d T%d dwte", B, T);
+        t_check(&wpe, tol_plain(), 0, "text_embed_backward B%d T%d dwpe", B, T);
+        free(ih);
+        i_free(&ids);
+        tens_t *all[] = {&wte, &wpe, &out, &dout};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++) t_free(all[i]);
+    }
+}
+
+/* Image sizes that are not multiples of P (the border is dropped). */
+TEST(patchify) {
+    const struct { int B, Hi, Wi, P; } cases[] = {{3, 9, 12, 4}, {1, 16, 16, 16}, {2, 48, 40, 8}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        int B = cases[k].B, Hi = cases[k].Hi, Wi = cases[k].Wi, P = cases[k].P;
+        tens_t pix = t_rand((size_t)B * 3 * Hi * Wi, 1, 0);
+        tens_t patches = t_out((size_t)B * (Hi / P) * (Wi / P) * 3 * P * P);
+        C->op_patchify(patches.h, pix.h, B, Hi, Wi, P);
+        D->op_patchify(patches.d, pix.d, B, Hi, Wi, P);
+        t_check(&patches, 0, 0, "patchify B%d %dx%d P%d", B, Hi, Wi, P);
+        t_free(&pix);
+        t_free(&patches);
+    }
+}
+
+/* The backward with and without the patch gradient (the patch embedding's
+ * input needs none). */
+TEST(vit_embed) {
+    const int B = 3, NP = 9, Cc = 29;
+    tens_t po = t_rand((size_t)B * NP * Cc, 1, 0), cls = t_rand((size_t)Cc, 0.02f, 0);
+    tens_t pos = t_rand((size_t)(NP + 1) * Cc, 0.02f, 0), out = t_out((size_t)B * (NP + 1) * Cc);
+    C->op_vit_embed(out.h, po.h, cls.h, pos.h, B, NP, Cc);
+    D->op_vit_embed(out.d, po.d, cls.d, pos.d, B, NP, Cc);
+    t_check(&out, 0, 0, "vit_embed");
+    tens_t dout = t_rand((size_t)B * (NP + 1) * Cc, 1, 0);
+    C->op_vit_embed_backward(po.h, cls.h, pos.h, dout.h, B, NP, Cc);
+    D->op_vit_embed_backward(po.d, cls.d, pos.d, dout.d, B, NP, Cc);
+    C->op_vit_embed_backward(NULL, cls.h, pos.h, dout.h, B, NP, Cc);
+    D->op_vit_embed_backward(NULL, cls.d, pos.d, dout.d, B, NP, Cc);
+    t_check(&po, tol_plain(), 0, "vit_embed_backward dpatch");
+    t_check(&cls, tol_plain(), 0, "vit_embed_backward dcls");
+    t_check(&pos, tol_plain(), 0, "vit_embed_backward dpos");
+    tens_t *all[] = {&po, &cls, &pos, &out, &dout};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) t_free(all[i]);
+}
+
+/* ---- loss, optimizer ------------------------------------------------------------------ */
+
+/* The model's in-place gradient (dlogits == logits), a separate gradient
+ * buffer, the loss alone; ignored rows (-100); row 0 shifted by +60. */
+TEST(crossentropy) {
+    enum { INPLACE, SEPARATE, LOSS_ONLY };
+    const struct { int N, V, mode; float eps, dscale; } cases[] = {
+        {9, 1037, INPLACE, 0.1f, 1.0f}, {13, 101, SEPARATE, 0.0f, 0.5f},
+        {6, 3001, LOSS_ONLY, 0.1f, 1.0f}, {1, 5, INPLACE, 0.2f, 2.0f}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        int N = cases[k].N, V = cases[k].V, mode = cases[k].mode, count = 0;
+        int32_t *th = xmalloc((size_t)N * sizeof *th);
+        for (int i = 0; i < N; i++) {
+            th[i] = i > 0 && rng_below(&rng, 4) == 0 ? -100 : (int32_t)rng_below(&rng, (uint32_t)V);
+            count += th[i] >= 0;
+        }
+        itens_t tg = i_make(th, (size_t)N);
+        tens_t lg = t_rand((size_t)N * V, 3, 0), dl = t_out(mode == SEPARATE ? (size_t)N * V : 0);
+        for (int j = 0; j < V; j++) lg.h[j] += 60.0f;
+        t_up(&lg);
+        tens_t loss = t_out((size_t)N);
+        float *dh = mode == INPLACE ? lg.h : mode == SEPARATE ? dl.h : NULL;
+        float *dd = mode == INPLACE ? lg.d : mode == SEPARATE ? dl.d : NULL;
+        C->op_crossentropy(loss.h, dh, lg.h, tg.h, N, V, cases[k].eps, count, cases[k].dscale);
+        D->op_crossentropy(loss.d, dd, lg.d, tg.d, N, V, cases[k].eps, count, cases[k].dscale);
+        t_check(&loss, tol_plain(), 0, "crossentropy N%d V%d losses", N, V);
+        if (mode != LOSS_ONLY)
+            t_check(mode == INPLACE ? &lg : &dl, tol_plain(), 0, "crossentropy N%d V%d dlogits", N, V);
+        free(th);
+        i_free(&tg);
+        tens_t *all[] = {&lg, &dl, &loss};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++) t_free(all[i]);
+    }
+}
+
+TEST(adamw) {
+    const struct { size_t n, off; int t; float wd, gscale; } cases[] = {
+        {10001, 0, 1, 0.05f, 1.0f}, {1001, 1, 7, 0.05f, 0.5f}, {5, 0, 1000, 0.0f, 0.25f}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        size_t n = cases[k].n, off = cases[k].off;
+        tens_t p = t_rand(n + off, 0.02f, 0), g = t_rand(n + off, 0.01f, 0);
+        tens_t m = t_rand(n + off, 0.001f, 0), v = t_rand(n + off, 1, 0);
+        for (size_t i = 0; i < n + off; i++) v.h[i] = 1e-6f * v.h[i] * v.h[i];
+        t_up(&v);
+        adamw_args_t a = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+                          .weight_decay = cases[k].wd, .gscale = cases[k].gscale, .t = cases[k].t};
+        C->op_adamw(p.h + off, g.h + off, m.h + off, v.h + off, n, &a);
+        D->op_adamw(p.d + off, g.d + off, m.d + off, v.d + off, n, &a);
+        t_check(&p, tol_plain(), 0, "adamw n=%zu+%zu t=%d param", n, off, cases[k].t);
+        t_check(&m, tol_plain(), 0, "adamw n=%zu+%zu t=%d m", n, off, cases[k].t);
+        t_check(&v, tol_plain(), 0, "adamw n=%zu+%zu t=%d v", n, off, cases[k].t);
+        tens_t *all[] = {&p, &g, &m, &v};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++) t_free(all[i]);
+    }
+}
+
+/* ---- the backend's rules ---------------------------------------------------------------- */
+
+/* A layer's worth of ops, twice at the same shapes: the second round
+ * allocates nothing (scratch has grown) and waits for nothing. */
+static void one_layer(float *x, float *h, float *qkv, float *probs, float *w, float *b,
+                      float *stats, const attn_shape_t *s, int N, int Cc) {
+    D->op_layernorm(h, stats, stats + N, x, w, b, N, Cc, 1e-6f);
+    D->op_matmul(qkv, h, w, b, N, Cc, 3 * Cc);
+    D->op_attention(h, probs, qkv, qkv + Cc, qkv + 2 * Cc, s);
+    D->op_attention_backward(qkv, qkv + Cc, qkv + 2 * Cc, h, probs, qkv, qkv + Cc, qkv + 2 * Cc, s);
+    D->op_matmul_backward(h, w, b, qkv, h, w, N, Cc, 3 * Cc);
+    D->op_gelu(x, h, (size_t)N * Cc);
+    D->op_sumsq(stats, x, (size_t)N * Cc);
+}
+
+TEST(no_alloc_no_wait_in_ops) {
+    BOTH_PRECISIONS({
+        const int B = 2, T = 5, Cc = 8, N = B * T;
+        attn_shape_t s = {.B = B, .H = 2, .Tq = T, .Tk = T, .hd = Cc / 2, .q_stride = 3 * Cc,
+                          .kv_stride = 3 * Cc, .p_drop = 0.1f, .seed = 1, .stream = 2};
+        float *x = D->alloc((size_t)N * Cc * 4), *h = D->alloc((size_t)N * Cc * 4);
+        float *qkv = D->alloc((size_t)N * 3 * Cc * 4), *probs = D->alloc((size_t)B * 2 * T * T * 4);
+        float *w = D->alloc((size_t)3 * Cc * Cc * 4), *b = D->alloc((size_t)3 * Cc * 4);
+        float *stats = D->alloc((size_t)2 * N * 4);
+        one_layer(x, h, qkv, probs, w, b, stats, &s, N, Cc);
+        long mallocs = emu_n_mallocs, syncs = emu_n_syncs, launches = emu_n_launches;
+        one_layer(x, h, qkv, probs, w, b, stats, &s, N, Cc);
+        CHECK_MSG(emu_n_mallocs == mallocs, "%ld cudaMalloc calls in repeated ops",
+                  emu_n_mallocs - mallocs);
+        CHECK_MSG(emu_n_syncs == syncs, "%ld host waits in ops", emu_n_syncs - syncs);
+        CHECK(emu_n_launches > launches);
+        float *all[] = {x, h, qkv, probs, w, b, stats};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++) D->be_free(all[i]);
+    });
+}
+
+int main(int argc, char **argv) {
+    err_init(argv[0]);
+    be_open("cuda", "fp32");
+    rng_init(&rng, 20261127, 0);
+    return test_main(argc, argv);
+}
