@@ -34,6 +34,13 @@ static int32_t *decode(const char *s, size_t len, int *n) {
     int32_t *cp = xmalloc((len + 1) * sizeof *cp);
     int k = 0;
     for (size_t i = 0; i < len;) {
+        uint64_t w;
+        if (len - i >= 8 && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ull))) { /* 8 ASCII bytes */
+            for (int j = 0; j < 8; j++) cp[k + j] = (unsigned char)s[i + j];
+            i += 8;
+            k += 8;
+            continue;
+        }
         if ((unsigned char)s[i] < 0x80) {
             cp[k++] = (unsigned char)s[i++];
             continue;
