@@ -11,10 +11,10 @@
  * (a barrier some threads skip, a shuffle some lanes skip, lanes waiting at
  * different kinds of barrier) is a deadlock, and the emulator dies. Threads
  * run in a fixed order, so results are deterministic. */
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <setjmp.h>
 #include <ucontext.h>
 
 #include "cuda_internal.h"
@@ -202,7 +202,6 @@ static jmp_buf scheduler;
 static int cur, n_threads, running;
 static void (*cur_body)(void *);
 static void *cur_arg;
-
 
 /* The running thread waits (state) until the scheduler resumes it. */
 static void wait_as(int state) {

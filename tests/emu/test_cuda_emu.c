@@ -341,6 +341,8 @@ static const at_case_t at_cases[] = {
     {"square 65 causal dropout", FUSED, 2, 2, 65, 65, 16, 1, 0, 0, MASK_PAD, 0.1f},
     {"hd 1", FUSED, 2, 1, 3, 3, 1, 0, 0, 0, MASK_NONE, 0.0f},
     {"odd heads", CACHE, 3, 5, 7, 11, 24, 1, 0, 13, MASK_PAD, 0.2f},
+    {"kv_group 3 of 5 batches", CROSS, 5, 2, 2, 7, 4, 0, 3, 0, MASK_NONE, 0.0f},
+    {"decode cross g3 577 hd64", CROSS, 6, 2, 1, 577, 64, 0, 3, 0, MASK_NONE, 0.0f},
 };
 
 /* Key mask [B, Tk]: batch 0 sees every key, others a random prefix; with
@@ -414,13 +416,19 @@ static void attention_case(const at_case_t *c) {
                                  kv->h + koff, kv->h + voff, &sh);
         D->op_attention_backward(dq.d, dkv->d + koff, dkv->d + voff, dout.d, probs.d, q.d,
                                  kv->d + koff, kv->d + voff, &sd);
-        if (c->layout == CACHE) { /* the padding rows stay poison: compare the rest */
+        if (c->layout == CACHE) { /* the padding rows stay poison: check, then compare the rest */
             tens_t *both[] = {&dq, &dkvb};
             for (int i = 0; i < 2; i++) {
                 float *p = xmalloc(both[i]->n * sizeof *p);
+                size_t written = 0;
                 D->be_download(p, both[i]->d, both[i]->n * sizeof(float));
                 for (size_t j = 0; j < both[i]->n; j++)
-                    if (isnan(both[i]->h[j])) both[i]->h[j] = p[j] = 0.0f;
+                    if (isnan(both[i]->h[j])) {
+                        written += !isnan(p[j]);
+                        both[i]->h[j] = p[j] = 0.0f;
+                    }
+                CHECK_MSG(!written, "attention_backward %s: %zu padding floats written", c->what,
+                          written);
                 D->be_upload(both[i]->d, p, both[i]->n * sizeof(float));
                 free(p);
             }
@@ -516,7 +524,7 @@ TEST(crossentropy) {
     enum { INPLACE, SEPARATE, LOSS_ONLY };
     const struct { int N, V, mode; float eps, dscale; } cases[] = {
         {9, 1037, INPLACE, 0.1f, 1.0f}, {13, 101, SEPARATE, 0.0f, 0.5f},
-        {6, 3001, LOSS_ONLY, 0.1f, 1.0f}, {1, 5, INPLACE, 0.2f, 2.0f}};
+        {6, 3001, LOSS_ONLY, 0.1f, 1.0f}, {1, 5, INPLACE, 0.2f, 2.0f}, {2, 30524, INPLACE, 0.1f, 1.0f}};
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         int N = cases[k].N, V = cases[k].V, mode = cases[k].mode, count = 0;
         int32_t *th = xmalloc((size_t)N * sizeof *th);
