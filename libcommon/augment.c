@@ -206,8 +206,32 @@ static void warp_rows_base(const uint8_t *src, uint8_t *dst, int W, int H, const
     warp_rows(src, dst, W, H, iM);
 }
 
+/* A translation by whole pixels: the bilinear weights are 0, so warp_rows
+ * gives each source pixel unchanged, or the fill where it falls outside.
+ * Rows are copied instead; returns 0 for any other map. */
+static int shift_whole_pixels(image_t *im, const double M[6]) {
+    if (M[0] != 1 || M[1] != 0 || M[3] != 0 || M[4] != 1 || M[2] != floor(M[2]) || M[5] != floor(M[5]))
+        return 0;
+    int W = im->w, H = im->h;
+    double tx = M[2], ty = M[5];
+    int x0 = tx > 0 ? (tx < W ? (int)tx : W) : 0;         /* first dst column with a source */
+    int x1 = tx < 0 ? (-tx < W ? W + (int)tx : 0) : W;   /* end of those columns */
+    uint8_t *dst = xmalloc((size_t)W * H * 3);
+    for (size_t i = 0; i < (size_t)W * H; i++) memcpy(dst + 3 * i, FILL, 3);
+    for (int y = 0; y < H; y++) {
+        double sy = y - ty;
+        if (sy < 0 || sy >= H || x0 >= x1) continue;
+        memcpy(dst + ((size_t)y * W + x0) * 3, im->px + ((size_t)sy * W + (x0 - (int)tx)) * 3,
+               (size_t)(x1 - x0) * 3);
+    }
+    memcpy(im->px, dst, (size_t)W * H * 3);
+    free(dst);
+    return 1;
+}
+
 /* dst = src warped by the forward map M (dst point = M * src point). */
 static void warp_affine(image_t *im, const double M[6]) {
+    if (shift_whole_pixels(im, M)) return;
     int W = im->w, H = im->h;
     double D = M[0] * M[4] - M[1] * M[3];
     D = D != 0 ? 1.0 / D : 0;
