@@ -173,11 +173,14 @@ build/emu/obj/dispatch.o: kernels/dispatch.c | build/.deps-ok
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -DBLIP_CUDA -c -o $@ $<
 
+# (cuda_scratch() is wrapped: the emulator poisons scratch on every call)
+EMU_LIBS  = $(EMU_OBJ) build/libblip.a $(LIBS) -lstdc++ -Wl,--wrap=_Z12cuda_scratchim
+
 build/tests/test_cuda_emu: tests/emu/test_cuda_emu.c tests/unit/test.h $(EMU_OBJ) build/libblip.a
-	$(CC) $(ALL_CFLAGS) -DBLIP_CUDA -Itests/unit -Itests/emu -o $@ $< $(EMU_OBJ) build/libblip.a $(LIBS) -lstdc++
+	$(CC) $(ALL_CFLAGS) -DBLIP_CUDA -Itests/unit -Itests/emu -o $@ $< $(EMU_LIBS)
 
 build/tests/test_cuda_emu_model: tests/gpu/model_fixtures.c tests/unit/test_model.c $(EMU_OBJ) build/libblip.a
-	$(CC) $(ALL_CFLAGS) -DBLIP_CUDA -Itests/unit -o $@ $< $(EMU_OBJ) build/libblip.a $(LIBS) -lstdc++
+	$(CC) $(ALL_CFLAGS) -DBLIP_CUDA -Itests/unit -o $@ $< $(EMU_LIBS)
 
 unit: $(UNIT) $(EMU_TESTS)
 asan: $(ASAN_UNIT)

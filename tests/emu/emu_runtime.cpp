@@ -331,3 +331,16 @@ void emu_run(const emu_cfg_t *cfg, void (*body)(void *), void *arg) {
 /* ---- the backend's precision ------------------------------------------------ */
 
 void emu_set_bf16(int on) { cuda.bf16 = on != 0; }
+
+/* ---- scratch contents are undefined between ops -------------------------------- */
+
+/* The test programs link with -Wl,--wrap=_Z12cuda_scratchim, so the
+ * backend's calls of cuda_scratch() from other files come here: the buffer
+ * is poisoned on every call, and an op that reads scratch it has not written
+ * in this call sees NaN instead of zeros or an earlier op's values. */
+extern "C" void *__real__Z12cuda_scratchim(int slot, size_t bytes);
+extern "C" void *__wrap__Z12cuda_scratchim(int slot, size_t bytes) {
+    void *p = __real__Z12cuda_scratchim(slot, bytes);
+    memset(p, POISON_BYTE, bytes);
+    return p;
+}
