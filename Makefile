@@ -130,6 +130,7 @@ build/tests/%: tests/unit/%.c tests/unit/test.h build/libblip.a
 $(B)/gpu/%: tests/gpu/%.c tests/unit/test.h $(B)/libblip.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(B)/libblip.a $(LIBS)
+$(B)/gpu/ops_parity: tests/gpu/parity.h
 
 build/bench/%: tests/bench/%.c build/libblip.a
 	@mkdir -p $(@D)
@@ -176,8 +177,8 @@ build/emu/obj/dispatch.o: kernels/dispatch.c | build/.deps-ok
 # (cuda_scratch() is wrapped: the emulator poisons scratch on every call)
 EMU_LIBS  = $(EMU_OBJ) build/libblip.a $(LIBS) -lstdc++ -Wl,--wrap=_Z12cuda_scratchim
 
-build/tests/test_cuda_emu: tests/emu/test_cuda_emu.c tests/unit/test.h $(EMU_OBJ) build/libblip.a
-	$(CC) $(ALL_CFLAGS) -DBLIP_CUDA -Itests/unit -Itests/emu -o $@ $< $(EMU_LIBS)
+build/tests/test_cuda_emu: tests/emu/test_cuda_emu.c tests/unit/test.h tests/gpu/parity.h $(EMU_OBJ) build/libblip.a
+	$(CC) $(ALL_CFLAGS) -DBLIP_CUDA -Itests/unit -Itests/gpu -Itests/emu -o $@ $< $(EMU_LIBS)
 
 build/tests/test_cuda_emu_model: tests/gpu/model_fixtures.c tests/unit/test_model.c $(EMU_OBJ) build/libblip.a
 	$(CC) $(ALL_CFLAGS) -DBLIP_CUDA -Itests/unit -o $@ $< $(EMU_LIBS)

@@ -8,129 +8,19 @@
  * the backend's rules: no allocation and no host wait inside ops once the
  * scratch buffers have grown.
  *
- * Device buffers are framed by poisoned guards and outputs start poisoned
- * (NaN): an unwritten element or a write outside the tensor fails. Error of
- * a tensor: max |cuda - cpu| / max |cpu| over the tensor; 1e-5 in fp32, 1e-2
+ * The harness is tests/gpu/parity.h, shared with tests/gpu/ops_parity.c (the
+ * same checks on a GPU at BLIP-base's shapes): device buffers are framed by
+ * poisoned guards and outputs start poisoned (NaN), so an unwritten element
+ * or a write outside the tensor fails. Error of a tensor: max |cuda - cpu| /
+ * max |cpu| over the tensor; 1e-5 in fp32, 1e-2
  * for the ops that round operands to bf16 (matmul, attention); 0 where
  * the result is a copy or the same arithmetic (embeddings, dropout). */
 #define main test_main
 #include "test.h"
 #undef main
 
-#include <stdarg.h>
-
 #include "emu.h"
-#include "err.h"
-#include "ops.h"
-#include "rng.h"
-
-#define GUARD 16
-#define POISON 0x7fc0dea1u /* a quiet NaN no arithmetic produces */
-
-static const backend_t *D = &be_cuda, *C = &be_cpu;
-static int bf16;
-static rng_t rng;
-
-/* ---- tensors: a host copy for the CPU backend, a guarded device copy ---- */
-
-typedef struct {
-    float *h, *d, *base; /* host n floats; device base + GUARD */
-    size_t n;
-} tens_t;
-
-static float poison(void) {
-    uint32_t u = POISON;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static tens_t t_out(size_t n) {
-    tens_t t = {.h = xmalloc((n + 1) * sizeof(float)), .n = n};
-    size_t all = n + 2 * GUARD;
-    float *p = xmalloc(all * sizeof *p);
-    for (size_t i = 0; i < all; i++) p[i] = poison();
-    for (size_t i = 0; i < n; i++) t.h[i] = poison();
-    t.base = D->alloc(all * sizeof(float));
-    D->be_upload(t.base, p, all * sizeof(float));
-    t.d = t.base + GUARD;
-    free(p);
-    return t;
-}
-
-static void t_up(tens_t *t) { D->be_upload(t->d, t->h, t->n * sizeof(float)); }
-
-/* Normal values * scale + shift, the same on both sides. */
-static tens_t t_rand(size_t n, float scale, float shift) {
-    tens_t t = t_out(n);
-    for (size_t i = 0; i < n; i++) t.h[i] = (float)rng_normal(&rng) * scale + shift;
-    t_up(&t);
-    return t;
-}
-
-static void t_free(tens_t *t) {
-    free(t->h);
-    D->be_free(t->base);
-}
-
-typedef struct {
-    int32_t *h, *d;
-} itens_t;
-
-static itens_t i_make(const int32_t *v, size_t n) {
-    itens_t t = {.h = xmalloc((n + 1) * sizeof(int32_t)), .d = D->alloc((n + 1) * sizeof(int32_t))};
-    if (n) { /* v may be NULL then: memcpy(.., NULL, 0) would let the compiler assume v != NULL */
-        memcpy(t.h, v, n * sizeof(int32_t));
-        D->be_upload(t.d, v, n * sizeof(int32_t));
-    }
-    return t;
-}
-
-static void i_free(itens_t *t) {
-    free(t->h);
-    D->be_free(t->d);
-}
-
-enum { ZEROS_EXACT = 1 }; /* cpu_i == 0 exactly iff cuda_i == 0 exactly */
-
-static double tol_plain(void) { return 1e-5; }
-static double tol_gemm(void) { return bf16 ? 1e-2 : 1e-5; }
-
-/* Download t and compare with the host copy; the rest names the tensor. */
-__attribute__((format(printf, 4, 5))) static void t_check(const tens_t *t, double tol, int flags,
-                                                          const char *fmt, ...) {
-    char what[160];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    size_t all = t->n + 2 * GUARD, guard_bad = 0, bad = 0, zeros_bad = 0, worst_i = 0;
-    float *p = xmalloc(all * sizeof *p), *g = p + GUARD;
-    D->be_download(p, t->base, all * sizeof(float));
-    for (size_t i = 0; i < GUARD; i++) {
-        uint32_t a, b;
-        memcpy(&a, p + i, 4);
-        memcpy(&b, g + t->n + i, 4);
-        guard_bad += (a != POISON) + (b != POISON);
-    }
-    double scale = 0.0, worst = 0.0;
-    for (size_t i = 0; i < t->n; i++) scale = fmax(scale, fabs((double)t->h[i]));
-    for (size_t i = 0; i < t->n; i++) {
-        if (!isfinite(g[i]) || !isfinite(t->h[i])) {
-            bad++;
-            continue;
-        }
-        if ((flags & ZEROS_EXACT) && ((g[i] == 0.0f) != (t->h[i] == 0.0f))) zeros_bad++;
-        double e = fabs((double)g[i] - t->h[i]) / (scale > 0 ? scale : 1.0);
-        if (e > worst) worst = e, worst_i = i;
-    }
-    CHECK_MSG(!guard_bad, "%s: %zu guard floats overwritten", what, guard_bad);
-    CHECK_MSG(!bad, "%s: %zu of %zu elements unwritten or not finite", what, bad, t->n);
-    CHECK_MSG(!zeros_bad, "%s: %zu elements zero on one side only", what, zeros_bad);
-    CHECK_MSG(worst <= tol, "%s (%s): error %.3g > %.0e at %zu: %.9g vs %.9g", what,
-              bf16 ? "bf16" : "fp32", worst, tol, worst_i, g[worst_i], t->h[worst_i]);
-    free(p);
-}
+#include "parity.h"
 
 /* The statements run in fp32, then in bf16; fp32 again after. */
 #define BOTH_PRECISIONS(...)                                                  \
@@ -174,15 +64,7 @@ static void elementwise_case(size_t n, size_t off) {
     C->op_add(sum.h + off, x.h + off, y.h + off, n);
     D->op_add(sum.d + off, x.d + off, y.d + off, n);
     t_check(&sum, 0, 0, "add n=%zu+%zu", n, off);
-    C->op_add_inplace(y.h + off, x.h + off, n);
-    D->op_add_inplace(y.d + off, x.d + off, n);
-    C->op_scale(x.h + off, 0.37f, n);
-    D->op_scale(x.d + off, 0.37f, n);
-    C->op_gelu(gl.h + off, y.h + off, n);
-    D->op_gelu(gl.d + off, y.d + off, n);
-    t_check(&gl, tol_plain(), 0, "gelu n=%zu+%zu", n, off);
-    C->op_gelu_backward(y.h + off, x.h + off, gl.h + off, n);
-    D->op_gelu_backward(y.d + off, x.d + off, gl.d + off, n);
+    gelu_chain(&x, &y, &gl, n, off);
     t_check(&y, tol_plain(), 0, "add_inplace, gelu_backward n=%zu+%zu", n, off);
     t_check(&x, 0, 0, "scale n=%zu+%zu", n, off);
     C->op_zero(x.h + off, n);
@@ -296,8 +178,8 @@ TEST(layernorm) {
         t_check(&out, tol_plain(), 0, "layernorm %dx%d out", N, Cc);
         t_check(&mean, tol_plain(), 0, "layernorm %dx%d mean", N, Cc);
         t_check(&rstd, tol_plain(), 0, "layernorm %dx%d rstd", N, Cc);
-        t_up(&mean);
-        t_up(&rstd);
+        t_sync_up(&mean);
+        t_sync_up(&rstd);
         tens_t dout = t_rand(n, 1, 0), dinp = t_rand(n, 1, 0);
         tens_t dw = t_rand((size_t)Cc, 1, 0), db = t_rand((size_t)Cc, 1, 0);
         C->op_layernorm_backward(dinp.h, dw.h, db.h, dout.h, inp.h, w.h, mean.h, rstd.h, N, Cc);
@@ -311,19 +193,6 @@ TEST(layernorm) {
 }
 
 /* ---- attention ------------------------------------------------------------------- */
-
-/* Layouts as the model calls attention: FUSED q|k|v rows of 3C, CROSS q
- * rows of C and k|v rows of 2C (with kv_group, the beams of an image share
- * its k|v), CACHE a KV cache of `cap` rows per batch and q with a padding row
- * (explicit batch strides); rows past Tk and the padding row hold poison. */
-enum { FUSED, CROSS, CACHE };
-enum { MASK_NONE, MASK_PAD, MASK_PAD_EMPTY };
-
-typedef struct {
-    const char *what;
-    int layout, B, H, Tq, Tk, hd, causal, group, cap, mask;
-    float p_drop;
-} at_case_t;
 
 static const at_case_t at_cases[] = {
     {"vit", FUSED, 2, 3, 7, 7, 4, 0, 0, 0, MASK_NONE, 0.0f},
@@ -345,77 +214,16 @@ static const at_case_t at_cases[] = {
     {"decode cross g3 577 hd64", CROSS, 6, 2, 1, 577, 64, 0, 3, 0, MASK_NONE, 0.0f},
 };
 
-/* Key mask [B, Tk]: batch 0 sees every key, others a random prefix; with
- * MASK_PAD_EMPTY batch 1 sees none (its rows get probability 0). */
-static int32_t *key_mask(const at_case_t *c) {
-    int32_t *m = xmalloc((size_t)c->B * c->Tk * sizeof *m);
-    for (int b = 0; b < c->B; b++) {
-        int len = b == 0                                 ? c->Tk
-                  : c->mask == MASK_PAD_EMPTY && b == 1 ? 0
-                                                         : 1 + (int)rng_below(&rng, (uint32_t)c->Tk);
-        for (int j = 0; j < c->Tk; j++) m[(size_t)b * c->Tk + j] = j < len;
-    }
-    return m;
-}
-
-/* Rows [from, per) of nb blocks of `per` rows of `row` floats: poison. */
-static void poison_rows(tens_t *t, int nb, int per, size_t row, int from) {
-    for (int b = 0; b < nb; b++)
-        for (int r = from; r < per; r++)
-            for (size_t i = 0; i < row; i++) t->h[((size_t)b * per + r) * row + i] = poison();
-    t_up(t);
-}
-
 static void attention_case(const at_case_t *c) {
-    int Cc = c->H * c->hd, g = c->group > 1 ? c->group : 1, Bkv = (c->B + g - 1) / g;
-    attn_shape_t s = {.B = c->B, .H = c->H, .Tq = c->Tq, .Tk = c->Tk, .hd = c->hd,
-                      .kv_group = c->group, .causal = c->causal, .p_drop = c->p_drop,
-                      .seed = 0x5eed5eed5eedull, .stream = 0x1234567890ull};
-    size_t koff, voff, qn, kvn = 0;
-    int qrows = c->Tq;
-    if (c->layout == FUSED) {
-        s.q_stride = s.kv_stride = 3 * Cc;
-        qn = (size_t)c->B * c->Tq * 3 * Cc, koff = (size_t)Cc, voff = 2 * (size_t)Cc;
-    } else {
-        s.q_stride = Cc, s.kv_stride = 2 * Cc, koff = 0, voff = (size_t)Cc;
-        if (c->layout == CACHE) {
-            qrows = c->Tq + 1;
-            s.q_bstride = (size_t)qrows * Cc;
-            s.kv_bstride = (size_t)c->cap * 2 * Cc;
-        }
-        qn = (size_t)c->B * qrows * Cc;
-        kvn = (size_t)Bkv * (c->layout == CACHE ? c->cap : c->Tk) * 2 * Cc;
-    }
-    tens_t q = t_rand(qn, 1.5f, 0), kvb = t_rand(kvn, 1, 0), *kv = c->layout == FUSED ? &q : &kvb;
-    if (c->layout == CACHE) {
-        poison_rows(&q, c->B, qrows, (size_t)Cc, c->Tq);
-        poison_rows(&kvb, Bkv, c->cap, 2 * (size_t)Cc, c->Tk);
-    }
-    int32_t *mh = c->mask ? key_mask(c) : NULL;
-    itens_t mask = i_make(mh, mh ? (size_t)c->B * c->Tk : 0);
-    attn_shape_t sh = s, sd = s;
-    sh.key_mask = mh;
-    sd.key_mask = mh ? mask.d : NULL;
-
-    size_t on = (size_t)c->B * c->Tq * Cc, pn = (size_t)c->B * c->H * c->Tq * c->Tk;
-    tens_t out = t_out(on), probs = t_out(pn);
-    C->op_attention(out.h, probs.h, q.h, kv->h + koff, kv->h + voff, &sh);
-    D->op_attention(out.d, probs.d, q.d, kv->d + koff, kv->d + voff, &sd);
-    t_check(&out, tol_gemm(), 0, "attention %s out", c->what);
-    t_check(&probs, tol_gemm(), ZEROS_EXACT, "attention %s probs", c->what);
-
+    at_run_t r;
+    at_forward(&r, c, 1.5f);
     if (c->group <= 1) { /* backward from the CPU's probabilities, accumulating */
-        t_up(&probs);
-        tens_t dout = t_rand(on, 1, 0), dq = t_rand(qn, 1, 0), dkvb = t_rand(kvn, 1, 0);
-        tens_t *dkv = c->layout == FUSED ? &dq : &dkvb;
+        tens_t dout = t_rand(r.on, 1, 0), dq = t_rand(r.qn, 1, 0), dkvb = t_rand(r.kvn, 1, 0);
         if (c->layout == CACHE) {
-            poison_rows(&dq, c->B, qrows, (size_t)Cc, c->Tq);
-            poison_rows(&dkvb, Bkv, c->cap, 2 * (size_t)Cc, c->Tk);
+            poison_rows(&dq, c->B, r.qrows, (size_t)r.Cc, c->Tq);
+            poison_rows(&dkvb, r.Bkv, c->cap, 2 * (size_t)r.Cc, c->Tk);
         }
-        C->op_attention_backward(dq.h, dkv->h + koff, dkv->h + voff, dout.h, probs.h, q.h,
-                                 kv->h + koff, kv->h + voff, &sh);
-        D->op_attention_backward(dq.d, dkv->d + koff, dkv->d + voff, dout.d, probs.d, q.d,
-                                 kv->d + koff, kv->d + voff, &sd);
+        at_backward(&r, c, &dout, &dq, &dkvb);
         if (c->layout == CACHE) { /* the padding rows stay poison: check, then compare the rest */
             tens_t *both[] = {&dq, &dkvb};
             for (int i = 0; i < 2; i++) {
@@ -439,10 +247,7 @@ static void attention_case(const at_case_t *c) {
         t_free(&dq);
         t_free(&dkvb);
     }
-    free(mh);
-    i_free(&mask);
-    tens_t *all[] = {&q, &kvb, &out, &probs};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) t_free(all[i]);
+    at_free(&r);
 }
 
 TEST(attention) {
@@ -453,31 +258,10 @@ TEST(attention) {
 
 /* ---- embeddings -------------------------------------------------------------------- */
 
-/* Ids from a few values (0 = pad among them): rows collide in the
- * scatter-add of the backward. */
+/* Ids from 6 values: rows collide in the scatter-add of the backward. */
 TEST(text_embed) {
-    const struct { int B, T, C, V, P, pos0; } cases[] = {{3, 7, 33, 50, 20, 3}, {6, 1, 40, 13, 12, 9}};
-    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
-        int B = cases[k].B, T = cases[k].T, Cc = cases[k].C, pos0 = cases[k].pos0;
-        size_t nt = (size_t)B * T;
-        int32_t *ih = xmalloc(nt * sizeof *ih);
-        for (size_t i = 0; i < nt; i++) ih[i] = (int32_t)rng_below(&rng, 6);
-        itens_t ids = i_make(ih, nt);
-        tens_t wte = t_rand((size_t)cases[k].V * Cc, 0.02f, 0);
-        tens_t wpe = t_rand((size_t)cases[k].P * Cc, 0.02f, 0), out = t_out(nt * Cc);
-        C->op_text_embed(out.h, ids.h, wte.h, wpe.h, B, T, Cc, pos0);
-        D->op_text_embed(out.d, ids.d, wte.d, wpe.d, B, T, Cc, pos0);
-        t_check(&out, 0, 0, "text_embed B%d T%d", B, T);
-        tens_t dout = t_rand(nt * Cc, 1, 0);
-        C->op_text_embed_backward(wte.h, wpe.h, dout.h, ids.h, B, T, Cc, pos0, 0);
-        D->op_text_embed_backward(wte.d, wpe.d, dout.d, ids.d, B, T, Cc, pos0, 0);
-        t_check(&wte, tol_plain(), 0, "text_embed_backward B%d T%d dwte", B, T);
-        t_check(&wpe, tol_plain(), 0, "text_embed_backward B%d T%d dwpe", B, T);
-        free(ih);
-        i_free(&ids);
-        tens_t *all[] = {&wte, &wpe, &out, &dout};
-        for (size_t i = 0; i < sizeof all / sizeof *all; i++) t_free(all[i]);
-    }
+    static const te_case_t cases[] = {{3, 7, 33, 50, 20, 3}, {6, 1, 40, 13, 12, 9}};
+    for (size_t k = 0; k < ARRAY_LEN(cases); k++) text_embed_case(&cases[k], 6, 0);
 }
 
 /* Image sizes that are not multiples of P (the border is dropped). */
@@ -521,55 +305,25 @@ TEST(vit_embed) {
 /* The model's in-place gradient (dlogits == logits), a separate gradient
  * buffer, the loss alone; ignored rows (-100); row 0 shifted by +60. */
 TEST(crossentropy) {
-    enum { INPLACE, SEPARATE, LOSS_ONLY };
-    const struct { int N, V, mode; float eps, dscale; } cases[] = {
-        {9, 1037, INPLACE, 0.1f, 1.0f}, {13, 101, SEPARATE, 0.0f, 0.5f},
-        {6, 3001, LOSS_ONLY, 0.1f, 1.0f}, {1, 5, INPLACE, 0.2f, 2.0f}, {2, 30524, INPLACE, 0.1f, 1.0f}};
-    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
-        int N = cases[k].N, V = cases[k].V, mode = cases[k].mode, count = 0;
+    static const ce_case_t cases[] = {
+        {9, 1037, CE_INPLACE, 0.1f, 1.0f}, {13, 101, CE_SEPARATE, 0.0f, 0.5f},
+        {6, 3001, CE_LOSS_ONLY, 0.1f, 1.0f}, {1, 5, CE_INPLACE, 0.2f, 2.0f},
+        {2, 30524, CE_INPLACE, 0.1f, 1.0f}};
+    for (size_t k = 0; k < ARRAY_LEN(cases); k++) {
+        int N = cases[k].N, V = cases[k].V;
         int32_t *th = xmalloc((size_t)N * sizeof *th);
-        for (int i = 0; i < N; i++) {
+        for (int i = 0; i < N; i++)
             th[i] = i > 0 && rng_below(&rng, 4) == 0 ? -100 : (int32_t)rng_below(&rng, (uint32_t)V);
-            count += th[i] >= 0;
-        }
-        itens_t tg = i_make(th, (size_t)N);
-        tens_t lg = t_rand((size_t)N * V, 3, 0), dl = t_out(mode == SEPARATE ? (size_t)N * V : 0);
-        for (int j = 0; j < V; j++) lg.h[j] += 60.0f;
-        t_up(&lg);
-        tens_t loss = t_out((size_t)N);
-        float *dh = mode == INPLACE ? lg.h : mode == SEPARATE ? dl.h : NULL;
-        float *dd = mode == INPLACE ? lg.d : mode == SEPARATE ? dl.d : NULL;
-        C->op_crossentropy(loss.h, dh, lg.h, tg.h, N, V, cases[k].eps, count, cases[k].dscale);
-        D->op_crossentropy(loss.d, dd, lg.d, tg.d, N, V, cases[k].eps, count, cases[k].dscale);
-        t_check(&loss, tol_plain(), 0, "crossentropy N%d V%d losses", N, V);
-        if (mode != LOSS_ONLY)
-            t_check(mode == INPLACE ? &lg : &dl, tol_plain(), 0, "crossentropy N%d V%d dlogits", N, V);
+        crossentropy_case(&cases[k], th);
         free(th);
-        i_free(&tg);
-        tens_t *all[] = {&lg, &dl, &loss};
-        for (size_t i = 0; i < sizeof all / sizeof *all; i++) t_free(all[i]);
     }
 }
 
 TEST(adamw) {
-    const struct { size_t n, off; int t; float wd, gscale; } cases[] = {
+    static const adamw_case_t cases[] = {
         {10001, 0, 1, 0.05f, 1.0f}, {1001, 1, 7, 0.05f, 0.5f}, {5, 0, 1000, 0.0f, 0.25f}};
-    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
-        size_t n = cases[k].n, off = cases[k].off;
-        tens_t p = t_rand(n + off, 0.02f, 0), g = t_rand(n + off, 0.01f, 0);
-        tens_t m = t_rand(n + off, 0.001f, 0), v = t_rand(n + off, 1, 0);
-        for (size_t i = 0; i < n + off; i++) v.h[i] = 1e-6f * v.h[i] * v.h[i];
-        t_up(&v);
-        adamw_args_t a = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
-                          .weight_decay = cases[k].wd, .gscale = cases[k].gscale, .t = cases[k].t};
-        C->op_adamw(p.h + off, g.h + off, m.h + off, v.h + off, n, &a);
-        D->op_adamw(p.d + off, g.d + off, m.d + off, v.d + off, n, &a);
-        t_check(&p, tol_plain(), 0, "adamw n=%zu+%zu t=%d param", n, off, cases[k].t);
-        t_check(&m, tol_plain(), 0, "adamw n=%zu+%zu t=%d m", n, off, cases[k].t);
-        t_check(&v, tol_plain(), 0, "adamw n=%zu+%zu t=%d v", n, off, cases[k].t);
-        tens_t *all[] = {&p, &g, &m, &v};
-        for (size_t i = 0; i < sizeof all / sizeof *all; i++) t_free(all[i]);
-    }
+    for (size_t k = 0; k < ARRAY_LEN(cases); k++)
+        adamw_case(&cases[k]);
 }
 
 /* ---- the backend's rules ---------------------------------------------------------------- */
