@@ -15,8 +15,9 @@ exits no_args 2 blip-train
 exits no_config 2 blip-train -o "$T/r0" "$T/sh/train"
 exits unknown_key 2 blip-train "${tiny[@]}" --set nope=1 -o "$T/r0" "$T/sh/train"
 exits bad_type 2 blip-train "${tiny[@]}" --set batch_size=big -o "$T/r0" "$T/sh/train"
-exits cuda_not_built 1 blip-train "${tiny[@]}" --device cuda -o "$T/r0" "$T/sh/train"
-has cuda_message "$T/.err" 'no CUDA backend'
+# no CUDA backend in a CPU build; no usable GPU for a CUDA build on this machine
+exits cuda_unavailable 1 blip-train "${tiny[@]}" --device cuda -o "$T/r0" "$T/sh/train"
+has cuda_message "$T/.err" 'no CUDA backend|no usable GPU'
 exits resume_without_checkpoint 1 blip-train "${tiny[@]}" --resume -o "$T/r0" "$T/sh/train"
 
 # straight: 7 steps (epoch 0, epoch end with validation, 2 steps of epoch 1)
