@@ -52,9 +52,9 @@ static void add_result(results_t *rs, const jt_t *obj, const char *name, size_t 
     da_push(rs, r);
 }
 
-/* Parses RESULTS (array or JSON lines) into doc, which owns the captions. */
-static void load_results(const char *path, jt_doc_t *doc, results_t *rs) {
-    const char *name = strcmp(path, "-") ? path : "<stdin>";
+/* Parses RESULTS (array or JSON lines; named `name` in errors) into doc,
+ * which owns the captions. */
+static void load_results(const char *path, const char *name, jt_doc_t *doc, results_t *rs) {
     size_t len;
     char *buf = read_file(strcmp(path, "-") ? path : "/dev/stdin", &len);
     size_t first = strspn(buf, " \t\r\n");
@@ -103,11 +103,10 @@ static unsigned parse_metrics(const char *list) {
  * in fixed notation for exponents -4..15, else as 1.5e-05. */
 static void fmt_double(char out[32], double v) {
     int p = 1;
-    for (; p < 17; p++) {
+    for (;; p++) {
         snprintf(out, 32, "%.*e", p - 1, v);
-        if (strtod(out, NULL) == v) break;
+        if (p == 17 || strtod(out, NULL) == v) break;
     }
-    snprintf(out, 32, "%.*e", p - 1, v);
     int exp = atoi(strchr(out, 'e') + 1);
     if (exp >= -4 && exp < 16) {
         int decimals = p - 1 - exp > 0 ? p - 1 - exp : 0;
@@ -182,8 +181,8 @@ int main(int argc, char **argv) {
     coco_load_captions(&set, refs_path, NULL, NULL);
     results_t rs = {0};
     jt_doc_t res_doc = {0};
-    load_results(res_path, &res_doc, &rs);
     const char *res_name = strcmp(res_path, "-") ? res_path : "<stdin>";
+    load_results(res_path, res_name, &res_doc, &rs);
 
     /* Each result to its image; REFS order is the evaluation order. */
     size_t nimg = set.images.n;
