@@ -166,14 +166,11 @@ void score_corpus(const score_item_t *items, size_t n, unsigned metrics, scores_
     score_corpus_parts(items, n, metrics, corpus, per_image, totals, parts);
 }
 
-void score_captions(const int64_t *ids, const char *const *cands, const char *const *const *refs,
-                    const size_t *nrefs, size_t n, unsigned metrics, scores_t *corpus,
-                    scores_t *per_image, bleu_totals_t *totals) {
-    size_t nall = 0;
-    for (size_t i = 0; i < n; i++) nall += nrefs[i];
-    const char **flat = xmalloc((nall ? nall : 1) * sizeof *flat);
-    for (size_t i = 0, k = 0; i < n; i++)
-        for (size_t r = 0; r < nrefs[i]; r++) flat[k++] = refs[i][r];
+/* score_captions with the references of all images in one array: image i's
+ * nrefs[i] follow image i - 1's (nall in all). */
+static void score_flat(const int64_t *ids, const char *const *cands, const char *const *flat,
+                       const size_t *nrefs, size_t n, size_t nall, unsigned metrics, scores_t *corpus,
+                       scores_t *per_image, bleu_totals_t *totals) {
     double t0 = now_seconds();
     char **tref = ptb_tokenize_captions(flat, nall);
     char **tcand = ptb_tokenize_captions(cands, n);
@@ -190,9 +187,20 @@ void score_captions(const int64_t *ids, const char *const *cands, const char *co
     note(2, "tokenized %zu references and %zu candidates in %.3f s, scored in %.3f s", nall, n, t1 - t0,
          now_seconds() - t1);
     free(items);
-    free(flat);
     ptb_free_captions(tref, nall);
     ptb_free_captions(tcand, n);
+}
+
+void score_captions(const int64_t *ids, const char *const *cands, const char *const *const *refs,
+                    const size_t *nrefs, size_t n, unsigned metrics, scores_t *corpus,
+                    scores_t *per_image, bleu_totals_t *totals) {
+    size_t nall = 0;
+    for (size_t i = 0; i < n; i++) nall += nrefs[i];
+    const char **flat = xmalloc((nall ? nall : 1) * sizeof *flat);
+    for (size_t i = 0, k = 0; i < n; i++)
+        for (size_t r = 0; r < nrefs[i]; r++) flat[k++] = refs[i][r];
+    score_flat(ids, cands, flat, nrefs, n, nall, metrics, corpus, per_image, totals);
+    free(flat);
 }
 
 size_t score_coco(const coco_set_t *set, const char *const *cands, unsigned metrics, scores_t *corpus,
@@ -200,23 +208,20 @@ size_t score_coco(const coco_set_t *set, const char *const *cands, unsigned metr
     size_t nimg = set->images.n, n = 0, m = nimg ? nimg : 1;
     int64_t *ids = xmalloc(m * sizeof *ids);
     const char **cand = xmalloc(m * sizeof *cand);
-    const char *const **refv = xmalloc(m * sizeof *refv);
     size_t *nrefs = xmalloc(m * sizeof *nrefs);
+    DA(const char *) flat = {0};
     for (size_t k = 0; k < nimg; k++) {
         if (!cands[k]) continue;
         const coco_image_t *im = &set->images.v[k];
-        const char **rv = xmalloc((im->caps.n ? im->caps.n : 1) * sizeof *rv);
-        for (size_t j = 0; j < im->caps.n; j++) rv[j] = im->caps.v[j].text;
+        for (size_t j = 0; j < im->caps.n; j++) da_push(&flat, im->caps.v[j].text);
         ids[n] = im->id;
         cand[n] = cands[k];
-        refv[n] = rv;
         nrefs[n++] = im->caps.n;
     }
     scores_t *per = per_image ? xmalloc((n ? n : 1) * sizeof *per) : NULL;
-    score_captions(ids, cand, refv, nrefs, n, metrics, corpus, per, totals);
-    for (size_t i = 0; i < n; i++) free((void *)refv[i]);
+    score_flat(ids, cand, flat.v, nrefs, n, flat.n, metrics, corpus, per, totals);
+    free(flat.v);
     free(cand);
-    free(refv);
     free(nrefs);
     if (per_image) *per_image = per;
     if (ids_out) *ids_out = ids;

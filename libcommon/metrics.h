@@ -51,7 +51,7 @@ void score_captions(const int64_t *ids, const char *const *cands, const char *co
 
 /* COCOEvalCap over a caption set (coco.h): cands[k] is the raw result
  * caption of set->images.v[k], or NULL when that image has none. Scores the
- * images with a result, in the set's order, with score_captions; returns how
+ * images with a result, in the set's order, as score_captions does; returns how
  * many. *ids and *per_image (when not NULL) get that many entries, to free. */
 size_t score_coco(const coco_set_t *set, const char *const *cands, unsigned metrics, scores_t *corpus,
                   int64_t **ids, scores_t **per_image, bleu_totals_t *totals);
