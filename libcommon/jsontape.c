@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "unicode.h"
 
 enum { MAX_DEPTH = 2048 }; /* jansson's JSON_PARSER_MAX_DEPTH */
 
@@ -85,25 +86,6 @@ static long hex4(const unsigned char *p, const unsigned char *end) {
     return v;
 }
 
-static char *put_utf8(char *o, long u) {
-    if (u < 0x80) {
-        *o++ = (char)u;
-    } else if (u < 0x800) {
-        *o++ = (char)(0xC0 | u >> 6);
-        *o++ = (char)(0x80 | (u & 0x3F));
-    } else if (u < 0x10000) {
-        *o++ = (char)(0xE0 | u >> 12);
-        *o++ = (char)(0x80 | (u >> 6 & 0x3F));
-        *o++ = (char)(0x80 | (u & 0x3F));
-    } else {
-        *o++ = (char)(0xF0 | u >> 18);
-        *o++ = (char)(0x80 | (u >> 12 & 0x3F));
-        *o++ = (char)(0x80 | (u >> 6 & 0x3F));
-        *o++ = (char)(0x80 | (u & 0x3F));
-    }
-    return o;
-}
-
 /* The \u escape at p (p[0] == 'u') and, for a high surrogate, the low one
  * after it: the code point in *u; returns the bytes read after the 'u'. */
 static int unicode_escape(parser_t *P, const unsigned char *p, long *u) {
@@ -170,7 +152,7 @@ static int parse_string(parser_t *P, jt_t *v, int is_key) {
                 if (!u && !(P->flags & JT_ALLOW_NUL))
                     return fail(P, p - 1, "\\u0000 is not allowed without JSON_ALLOW_NUL");
                 nul |= !u;
-                o = put_utf8(o, u);
+                o += u8_encode((uint32_t)u, o);
                 p += 1 + n;
             } else {
                 return fail(P, p - 1, "invalid escape");
