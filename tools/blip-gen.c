@@ -17,6 +17,7 @@
 
 #include "augment.h"
 #include "caption.h"
+#include "cli.h"
 #include "coco.h"
 #include "err.h"
 #include "fileio.h"
@@ -190,13 +191,6 @@ static int is_image_file(const char *path) {
     return image_format(head, n) != IMG_UNKNOWN;
 }
 
-static int parse_int(const char *s, const char *opt, int lo) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == 0 || *end || v < lo || v > 1000000) usage_die("%s: expected an integer >= %d, got '%s'", opt, lo, s);
-    return (int)v;
-}
-
 static double parse_num(const char *s, const char *opt) {
     char *end;
     double v = strtod(s, &end);
@@ -234,9 +228,9 @@ int main(int argc, char **argv) {
         switch (c) {
         case O_DEVICE: device = optarg; break;
         case O_PRECISION: precision = optarg; break;
-        case O_BEAMS: beams = parse_int(optarg, "--beams", 1); break;
-        case O_MAXLEN: max_len = parse_int(optarg, "--max-length", 1); break;
-        case O_MINLEN: min_len = parse_int(optarg, "--min-length", 0); break;
+        case O_BEAMS: beams = (int)opt_long(optarg, "--beams", 1, 1000000); break;
+        case O_MAXLEN: max_len = (int)opt_long(optarg, "--max-length", 1, 1000000); break;
+        case O_MINLEN: min_len = (int)opt_long(optarg, "--min-length", 0, 1000000); break;
         case O_SAMPLE: sample = 1; break;
         case O_LEGACY: legacy = 1; break;
         case O_TOPP: top_p = parse_num(optarg, "--top-p"); break;
@@ -247,14 +241,14 @@ int main(int argc, char **argv) {
             break;
         }
         case O_REP: rep = parse_num(optarg, "--repetition-penalty"); break;
-        case 'b': batch = parse_int(optarg, "--batch", 1); break;
+        case 'b': batch = (int)opt_long(optarg, "--batch", 1, 1000000); break;
         case O_FORMAT:
             if (!strcmp(optarg, "jsonl")) fmt = FMT_JSONL;
             else if (!strcmp(optarg, "coco")) fmt = FMT_COCO;
             else if (!strcmp(optarg, "text")) fmt = FMT_TEXT;
             else usage_die("--format: jsonl, coco or text, not '%s'", optarg);
             break;
-        case 'j': jobs = parse_int(optarg, "--jobs", 1); break;
+        case 'j': jobs = (int)opt_long(optarg, "--jobs", 1, 1000000); break;
         case 'v': verbosity++; break;
         case 'h': fputs(USAGE, stdout); return 0;
         default: usage_die("unknown option (see --help)");
