@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cuda_internal.h"
+#include "ops_cuda.h"
 
 cuda_ctx_t cuda;
 
@@ -57,9 +58,9 @@ const char *cuda_describe(void) { return description; }
 
 /* For C code outside the backend (ops_cuda.h): the stream NCCL orders its
  * collectives against, and the most device memory held at once. */
-extern "C" cudaStream_t be_cuda_stream(void) { return cuda.stream; }
+cudaStream_t be_cuda_stream(void) { return cuda.stream; }
 
-extern "C" size_t be_cuda_peak_bytes(void) { return bytes_peak; }
+size_t be_cuda_peak_bytes(void) { return bytes_peak; }
 
 /* New buffers are zero (ops.h); the memset finishes before the pointer is
  * handed out, so host code may upload into it from any thread. */

@@ -38,8 +38,8 @@
 #ifdef BLIP_CUDA
 #include <cublasLt.h>
 #include <cuda_runtime_api.h>
+#include "ops_cuda.h"
 #define DEFAULT_DEVICE "cuda"
-size_t be_cuda_peak_bytes(void); /* cuda_mem.cu: most bytes held by be_alloc at once */
 #else
 #define DEFAULT_DEVICE "cpu"
 #endif
