@@ -322,41 +322,39 @@ static void hf_finished(gen_t *g, beam_img_t *b, int cur, int plen, int all_hit)
     const cand_t *cand = g->cand;
     int full = 1;
     for (int k = 0; k < K; k++) full &= b->fin_ok[k];
-    if (!(full && c->early_stopping == GEN_EARLY_TRUE)) {
-        float norm = powf((float)(cur + 1 - plen), c->length_penalty);
-        int nm = 0;
-        cand_t *m = g->order;
-        for (int k = 0; k < K; k++) m[nm++] = (cand_t){b->fin_ok[k] ? b->fin_score[k] : NEG_BIG, k};
-        for (int j = 0; j < K; j++)
-            if (all_hit || cand[j].idx % V == c->eos) m[nm++] = (cand_t){cand[j].v / norm, K + j};
-        if (nm > K) {
-            qsort(m, (size_t)nm, sizeof *m, cand_desc);
-            int32_t *seqs = g->tmp;
-            float sc[GEN_MAX_BEAMS];
-            int ok[GEN_MAX_BEAMS], ln[GEN_MAX_BEAMS];
-            for (int k = 0; k < K; k++) {
-                int e = m[k].idx;
-                int32_t *dst = seqs + (size_t)k * L;
-                if (e < K) {
-                    memcpy(dst, b->fin + (size_t)e * L, (size_t)b->fin_len[e] * sizeof(int32_t));
-                    ln[k] = b->fin_len[e];
-                    ok[k] = b->fin_ok[e];
-                } else {
-                    const cand_t *cj = &cand[e - K];
-                    memcpy(dst, b->run + (size_t)(cj->idx / V) * L, (size_t)cur * sizeof(int32_t));
-                    dst[cur] = cj->idx % V;
-                    ln[k] = cur + 1;
-                    ok[k] = 1;
-                }
-                sc[k] = m[k].v;
-            }
-            memcpy(b->fin, seqs, (size_t)K * L * sizeof(int32_t));
-            for (int k = 0; k < K; k++) {
-                b->fin_score[k] = sc[k];
-                b->fin_len[k] = ln[k];
-                b->fin_ok[k] = ok[k];
-            }
+    if (full && c->early_stopping == GEN_EARLY_TRUE) return;
+    float norm = powf((float)(cur + 1 - plen), c->length_penalty);
+    int nm = 0;
+    cand_t *m = g->order;
+    for (int k = 0; k < K; k++) m[nm++] = (cand_t){b->fin_ok[k] ? b->fin_score[k] : NEG_BIG, k};
+    for (int j = 0; j < K; j++)
+        if (all_hit || cand[j].idx % V == c->eos) m[nm++] = (cand_t){cand[j].v / norm, K + j};
+    if (nm <= K) return;
+    qsort(m, (size_t)nm, sizeof *m, cand_desc);
+    int32_t *seqs = g->tmp;
+    float sc[GEN_MAX_BEAMS];
+    int ok[GEN_MAX_BEAMS], ln[GEN_MAX_BEAMS];
+    for (int k = 0; k < K; k++) {
+        int e = m[k].idx;
+        int32_t *dst = seqs + (size_t)k * L;
+        if (e < K) {
+            memcpy(dst, b->fin + (size_t)e * L, (size_t)b->fin_len[e] * sizeof(int32_t));
+            ln[k] = b->fin_len[e];
+            ok[k] = b->fin_ok[e];
+        } else {
+            const cand_t *cj = &cand[e - K];
+            memcpy(dst, b->run + (size_t)(cj->idx / V) * L, (size_t)cur * sizeof(int32_t));
+            dst[cur] = cj->idx % V;
+            ln[k] = cur + 1;
+            ok[k] = 1;
         }
+        sc[k] = m[k].v;
+    }
+    memcpy(b->fin, seqs, (size_t)K * L * sizeof(int32_t));
+    for (int k = 0; k < K; k++) {
+        b->fin_score[k] = sc[k];
+        b->fin_len[k] = ln[k];
+        b->fin_ok[k] = ok[k];
     }
 }
 
