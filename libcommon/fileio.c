@@ -169,3 +169,10 @@ void write_file_atomic(const char *path, const void *buf, size_t n) {
     afile_write(&a, buf, n);
     afile_commit(&a);
 }
+
+void copy_file_atomic(const char *src, const char *dst) {
+    size_t len;
+    char *buf = read_file(src, &len);
+    write_file_atomic(dst, buf, len);
+    free(buf);
+}

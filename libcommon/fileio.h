@@ -33,5 +33,7 @@ void afile_commit(afile_t *a);
 void afile_abort(afile_t *a);
 /* Write a whole buffer to PATH atomically. */
 void write_file_atomic(const char *path, const void *buf, size_t n);
+/* Copy file SRC to DST atomically; dies naming the path on failure. */
+void copy_file_atomic(const char *src, const char *dst);
 
 #endif

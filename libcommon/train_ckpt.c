@@ -103,12 +103,7 @@ void ckpt_load_state(const char *dir, train_state_t *st) {
 
 static void copy_vocab(const char *dir, const char *vocab_path) {
     char *dst = path_join(dir, "vocab.txt");
-    if (access(dst, F_OK) != 0) {
-        size_t len;
-        char *buf = read_file(vocab_path, &len);
-        write_file_atomic(dst, buf, len);
-        free(buf);
-    }
+    if (access(dst, F_OK) != 0) copy_file_atomic(vocab_path, dst);
     free(dst);
 }
 

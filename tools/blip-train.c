@@ -238,10 +238,7 @@ static char *run_vocab(const args_t *a, const train_cfg_t *tc) {
         if (!tc->vocab[0]) die("no vocabulary: give --init a model directory with vocab.txt, or set vocab");
         from = xstrdup(tc->vocab);
     }
-    size_t len;
-    char *buf = read_file(from, &len);
-    write_file_atomic(dst, buf, len);
-    free(buf);
+    copy_file_atomic(from, dst);
     free(from);
     return dst;
 }
