@@ -74,8 +74,7 @@ typedef struct {
     int S, B, n, fmt, nout, skipped;
     uint64_t seen;
     item_t *items;  /* [B] */
-    float *pixels;  /* [B, 3, S, S] */
-    float *packed;  /* [B, 3, S, S] of the decodable ones */
+    float *pixels;  /* [B, 3, S, S]; the decodable ones moved to the front */
     pool_t *pool;
     gen_t *gen;
     const tokenizer_t *tok;
@@ -125,9 +124,12 @@ static void flush_batch(run_t *r) {
     pool_for(r->pool, (size_t)r->n, prep_one, r);
     size_t per = 3 * (size_t)r->S * r->S;
     int k = 0;
-    for (int i = 0; i < r->n; i++)
-        if (r->items[i].ok) memcpy(r->packed + k++ * per, r->pixels + i * per, per * sizeof(float));
-    if (k) gen_run(r->gen, r->packed, k, r->prompt.v, (int)r->prompt.n, r->seen, r->out);
+    for (int i = 0; i < r->n; i++) {
+        if (!r->items[i].ok) continue;
+        if (k < i) memcpy(r->pixels + k * per, r->pixels + i * per, per * sizeof(float));
+        k++;
+    }
+    if (k) gen_run(r->gen, r->pixels, k, r->prompt.v, (int)r->prompt.n, r->seen, r->out);
     for (int i = 0, j = 0; i < r->n; i++) {
         item_t *it = &r->items[i];
         if (it->ok) {
@@ -288,7 +290,6 @@ int main(int argc, char **argv) {
     size_t per = 3 * (size_t)r.S * r.S;
     r.items = xcalloc((size_t)batch, sizeof *r.items);
     r.pixels = xmalloc(batch * per * sizeof(float));
-    r.packed = xmalloc(batch * per * sizeof(float));
     r.out = xcalloc((size_t)batch, sizeof *r.out);
 
     t0 = now_seconds();
@@ -320,7 +321,6 @@ int main(int argc, char **argv) {
     free(r.prompt.v);
     free(r.items);
     free(r.pixels);
-    free(r.packed);
     free(r.out);
     free(cfg_path);
     free(vocab_path);
