@@ -1,6 +1,7 @@
 /* comm.c - the communicator (see comm.h): launcher environment, engine
  * choice, the one-process engine, the watchdog around every operation, and
- * the operations built from the engines' primitives (barrier, all-gather). */
+ * the operations built from the engines' primitives (gradient buckets,
+ * barrier, all-gather, ZeRO-1 shards). */
 #include "comm_internal.h"
 
 #include <errno.h>
@@ -57,12 +58,13 @@ void comm_env(comm_env_t *e) {
 /* ---- the one-process engine --------------------------------------------- */
 
 static void none_bcast(comm_t *c, void *buf, size_t bytes, int root, int on_device) {}
-static void none_grads(comm_t *c, float *dev, size_t n, float scale) {
+static void none_reduce(comm_t *c, float *dev, size_t n, int root, float scale) {
     if (scale != 1.0f) op_scale(dev, scale, n);
 }
+static void none_wait(comm_t *c) {}
 static void none_sum(comm_t *c, double *x, int n) {}
 static void none_close(comm_t *c) {}
-static const comm_ops_t NONE_OPS = {none_bcast, none_grads, none_sum, none_close};
+static const comm_ops_t NONE_OPS = {none_bcast, none_reduce, none_wait, none_sum, none_close};
 
 /* ---- watchdog ----------------------------------------------------------- */
 
@@ -115,6 +117,8 @@ comm_t *comm_open(const comm_opts_t *o) {
     comm_t *c = xcalloc(1, sizeof *c);
     comm_env(&c->env);
     c->timeout = o->timeout;
+    c->bucket = (o->bucket_bytes ? o->bucket_bytes : COMM_BUCKET_BYTES) / sizeof(float);
+    if (!c->bucket) c->bucket = 1;
     comm_engine_t e = pick_engine(o->engine, o->gpu, &c->env);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->wake, NULL);
@@ -164,11 +168,50 @@ void comm_bcast(comm_t *c, void *buf, size_t bytes, int root, int on_device) {
     watch(c, NULL);
 }
 
-void comm_grads(comm_t *c, float *dev, size_t n, float scale) {
-    watch(c, "all-reduce of gradients");
-    c->ops->grads(c, dev, n, scale);
+/* ---- gradients in buckets ----------------------------------------------- */
+
+void comm_grads_begin(comm_t *c, float *dev, size_t n, float scale, size_t shard) {
+    if (c->grads.dev) die("comm: a gradient reduction is already in progress");
+    c->grads.dev = dev, c->grads.n = c->grads.hi = n, c->grads.shard = shard, c->grads.scale = scale;
+}
+
+/* Start dev[lo, hi): to every rank, or each shard's piece to its owner. */
+static void launch(comm_t *c, size_t lo, size_t hi) {
+    float *dev = c->grads.dev;
+    size_t S = c->grads.shard;
+    watch(c, "all-reduce of gradients"); /* an engine may wait for a free staging buffer */
+    for (size_t a = lo; a < hi;) {
+        size_t b = S ? (a / S + 1) * S : hi;
+        if (b > hi) b = hi;
+        c->ops->reduce(c, dev + a, b - a, S ? (int)(a / S) : -1, c->grads.scale);
+        a = b;
+    }
     watch(c, NULL);
 }
+
+void comm_grads_ready(comm_t *c, size_t off) {
+    if (!c->grads.dev || off > c->grads.hi) die("comm: gradients ready out of order (offset %zu)", off);
+    while (c->grads.hi - off >= c->bucket) {
+        launch(c, c->grads.hi - c->bucket, c->grads.hi);
+        c->grads.hi -= c->bucket;
+    }
+}
+
+void comm_grads_end(comm_t *c) {
+    comm_grads_ready(c, 0);
+    if (c->grads.hi) launch(c, 0, c->grads.hi);
+    watch(c, "all-reduce of gradients");
+    c->ops->wait(c);
+    watch(c, NULL);
+    c->grads.dev = NULL;
+}
+
+void comm_grads(comm_t *c, float *dev, size_t n, float scale) {
+    comm_grads_begin(c, dev, n, scale, 0);
+    comm_grads_end(c);
+}
+
+/* ---- other operations --------------------------------------------------- */
 
 static void sum_as(comm_t *c, double *x, int n, const char *op) {
     watch(c, op);
@@ -203,4 +246,65 @@ char *comm_allgather(comm_t *c, const void *buf, size_t len, size_t *total) {
     free(lens);
     *total = all;
     return out;
+}
+
+/* ---- ZeRO-1 shards ------------------------------------------------------ */
+
+size_t comm_shard(const comm_t *c, size_t n) {
+    size_t W = (size_t)c->env.world;
+    return ((n + W - 1) / W + 15) / 16 * 16;
+}
+
+/* Rank r's shard [*off, *off + *len) of n floats. */
+static void shard_of(size_t n, size_t shard, int r, size_t *off, size_t *len) {
+    size_t lo = (size_t)r * shard;
+    *off = lo < n ? lo : n;
+    *len = lo < n ? (n - lo < shard ? n - lo : shard) : 0;
+}
+
+void comm_shard_range(const comm_t *c, size_t n, size_t shard, size_t *off, size_t *len) {
+    shard_of(n, shard, c->env.rank, off, len);
+}
+
+void comm_allgather_shards(comm_t *c, float *dev, size_t n, size_t shard) {
+    watch(c, "all-gather of weights");
+    for (int r = 0; r < c->env.world; r++) {
+        size_t off, len;
+        shard_of(n, shard, r, &off, &len);
+        if (len) c->ops->bcast(c, dev + off, len * sizeof(float), r, 1);
+    }
+    watch(c, NULL);
+}
+
+/* Move every rank's shard between its `mine` and rank 0's `full`, a bucket
+ * at a time by broadcasts from the sender (the ranks in neither role
+ * receive into scratch). */
+static void move_shards(comm_t *c, float *full, float *mine, size_t n, size_t shard, int gather) {
+    int me = c->env.rank;
+    float *scratch = NULL;
+    watch(c, gather ? "gather of optimizer state" : "scatter of optimizer state");
+    for (int r = 0; r < c->env.world; r++) {
+        size_t off, len;
+        shard_of(n, shard, r, &off, &len);
+        for (size_t a = 0; a < len; a += c->bucket) {
+            size_t k = len - a < c->bucket ? len - a : c->bucket;
+            if (r == 0) { /* rank 0's own shard stays on rank 0 */
+                if (me == 0) be_copy(gather ? full + a : mine + a, gather ? mine + a : full + a, k * sizeof(float));
+                continue;
+            }
+            float *buf = me == r ? mine + a : me == 0 ? full + off + a : NULL;
+            if (!buf) buf = scratch ? scratch : (scratch = be_alloc(c->bucket * sizeof(float)));
+            c->ops->bcast(c, buf, k * sizeof(float), gather ? r : 0, 1);
+        }
+    }
+    watch(c, NULL);
+    be_free(scratch);
+}
+
+void comm_gather_shards(comm_t *c, float *full, float *mine, size_t n, size_t shard) {
+    move_shards(c, full, mine, n, shard, 1);
+}
+
+void comm_scatter_shards(comm_t *c, float *full, float *mine, size_t n, size_t shard) {
+    move_shards(c, full, mine, n, shard, 0);
 }

@@ -10,7 +10,10 @@
 
 typedef struct {
     void (*bcast)(comm_t *c, void *buf, size_t bytes, int root, int on_device);
-    void (*grads)(comm_t *c, float *dev, size_t n, float scale);
+    /* start reducing dev[n] (device): dev = scale * (sum over ranks of
+     * dev) on every rank (root < 0) or on rank root; finished by wait */
+    void (*reduce)(comm_t *c, float *dev, size_t n, int root, float scale);
+    void (*wait)(comm_t *c);
     void (*sum)(comm_t *c, double *x, int n);
     void (*close)(comm_t *c);
 } comm_ops_t;
@@ -20,6 +23,14 @@ struct comm {
     comm_env_t env;
     char name[96];
     void *impl;                /* the engine's state */
+    size_t bucket;             /* floats per gradient bucket */
+    /* the gradient reduction in progress (comm_grads_begin): dev[hi, n)
+     * has been started */
+    struct {
+        float *dev;
+        size_t n, hi, shard;
+        float scale;
+    } grads;
     /* watchdog: the operation in progress and when it began */
     double timeout;
     pthread_t dog;
@@ -29,9 +40,6 @@ struct comm {
     double op_start;
     int dog_running, stop;
 };
-
-/* Bytes per gradient bucket (DDP's bucket_cap_mb = 25). */
-#define COMM_BUCKET_BYTES ((size_t)25 << 20)
 
 /* Engines: fill c->ops and c->impl, and c->env from the engine where it
  * knows better than the environment. comm_nccl_open exists in CUDA builds. */
@@ -49,6 +57,7 @@ typedef struct {
     int (*Error_string)(int errorcode, char *string, int *resultlen);
     int (*Bcast)(void *buf, int count, MPI_Datatype type, int root, MPI_Comm comm);
     int (*Allreduce)(const void *in, void *out, int count, MPI_Datatype type, MPI_Op op, MPI_Comm comm);
+    int (*Reduce)(const void *in, void *out, int count, MPI_Datatype type, MPI_Op op, int root, MPI_Comm comm);
     int (*Finalize)(void);
     MPI_Comm world;
     MPI_Datatype byte, float32, float64;
@@ -56,7 +65,8 @@ typedef struct {
     MPI_Errhandler errors_return;
 } mpi_api_t;
 
-/* Load libmpi and initialise MPI (MPI_THREAD_FUNNELED), once for the
+/* Load libmpi and initialise MPI (MPI_THREAD_SERIALIZED: the MPI engine's
+ * reducer thread calls it while the main thread does not), once for the
  * process; the NCCL engine uses it for its id. Dies naming what failed. */
 const mpi_api_t *comm_mpi_load(void);
 

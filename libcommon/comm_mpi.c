@@ -1,7 +1,12 @@
 /* comm_mpi.c - the MPI engine: collectives on host memory; device buffers
- * travel through a host staging buffer one bucket at a time (be_download,
- * MPI, be_upload), so it serves any backend. Only the main thread calls
- * MPI (MPI_THREAD_FUNNELED). libmpi is loaded when a job needs it. */
+ * travel through host staging buffers (be_download, MPI, be_upload), so it
+ * serves any backend. Gradient buckets are reduced by a reducer thread:
+ * the main thread stages each bucket as it is started and goes on
+ * computing, the thread reduces the staged buckets in order (the only MPI
+ * caller while a reduction is in progress: MPI_THREAD_SERIALIZED), and the
+ * main thread uploads the results when it needs a staging buffer back or
+ * waits. Only the main thread touches device memory. libmpi is loaded when
+ * a job needs it. */
 #include "comm_internal.h"
 
 #include <dlfcn.h>
@@ -11,8 +16,25 @@
 #include "err.h"
 #include "ops.h"
 
+/* Staging buffers, so this many buckets can be in flight. */
+#define STAGES 4
+
+/* One bucket (or a ZeRO-1 piece of one) being reduced. */
 typedef struct {
-    float *stage; /* [COMM_BUCKET_BYTES / 4] host staging */
+    float *host;  /* [c->bucket] staging */
+    float *dev;   /* where it came from and goes back to */
+    size_t n;
+    int root;     /* -1: all-reduce */
+    float scale;
+} piece_t;
+
+typedef struct {
+    piece_t q[STAGES];            /* a ring: piece i is q[i % STAGES] */
+    unsigned long started, reduced, done; /* pieces staged, reduced by the thread, uploaded */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int quit;
 } mpi_t;
 
 static mpi_api_t api;
@@ -34,6 +56,7 @@ const mpi_api_t *comm_mpi_load(void) {
     *(void **)&api.Error_string = sym(lib, "MPI_Error_string");
     *(void **)&api.Bcast = sym(lib, "MPI_Bcast");
     *(void **)&api.Allreduce = sym(lib, "MPI_Allreduce");
+    *(void **)&api.Reduce = sym(lib, "MPI_Reduce");
     *(void **)&api.Finalize = sym(lib, "MPI_Finalize");
     /* the predefined handles are the addresses of these globals (mpi.h) */
     api.byte = (MPI_Datatype)sym(lib, "ompi_mpi_byte");
@@ -42,7 +65,9 @@ const mpi_api_t *comm_mpi_load(void) {
     api.sum = (MPI_Op)sym(lib, "ompi_mpi_op_sum");
     api.errors_return = (MPI_Errhandler)sym(lib, "ompi_mpi_errors_return");
     int provided;
-    if (api.Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) die("MPI_Init_thread failed");
+    if (api.Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS) die("MPI_Init_thread failed");
+    if (provided < MPI_THREAD_SERIALIZED)
+        die("MPI provides thread level %d; the gradient reducer thread needs MPI_THREAD_SERIALIZED", provided);
     api.world = (MPI_Comm)sym(lib, "ompi_mpi_comm_world");
     api.Comm_set_errhandler(api.world, api.errors_return); /* errors name the operation */
     return &api;
@@ -68,27 +93,69 @@ static void mpi_bcast(comm_t *c, void *buf, size_t bytes, int root, int on_devic
         bcast_host(buf, bytes, root);
         return;
     }
-    mpi_t *m = c->impl;
-    for (size_t off = 0; off < bytes; off += COMM_BUCKET_BYTES) {
-        size_t n = bytes - off < COMM_BUCKET_BYTES ? bytes - off : COMM_BUCKET_BYTES;
-        if (c->env.rank == root) be_download(m->stage, (char *)buf + off, n);
-        bcast_host(m->stage, n, root);
-        if (c->env.rank != root) be_upload((char *)buf + off, m->stage, n);
+    float *stage = ((mpi_t *)c->impl)->q[0].host; /* idle: no reduction is in progress */
+    size_t chunk = c->bucket * sizeof(float);
+    for (size_t off = 0; off < bytes; off += chunk) {
+        size_t n = bytes - off < chunk ? bytes - off : chunk;
+        if (c->env.rank == root) be_download(stage, (char *)buf + off, n);
+        bcast_host(stage, n, root);
+        if (c->env.rank != root) be_upload((char *)buf + off, stage, n);
     }
 }
 
-static void mpi_grads(comm_t *c, float *dev, size_t n, float scale) {
+/* The reducer thread: reduce the staged pieces in order. */
+static void *reducer(void *arg) {
+    comm_t *c = arg;
     mpi_t *m = c->impl;
-    const size_t bucket = COMM_BUCKET_BYTES / sizeof(float);
-    for (size_t off = 0; off < n; off += bucket) {
-        size_t k = n - off < bucket ? n - off : bucket;
-        be_download(m->stage, dev + off, k * sizeof(float));
-        check(api.Allreduce(MPI_IN_PLACE, m->stage, (int)k, api.float32, api.sum, api.world),
-              "all-reduce of gradients");
-        if (scale != 1.0f)
-            for (size_t i = 0; i < k; i++) m->stage[i] *= scale;
-        be_upload(dev + off, m->stage, k * sizeof(float));
+    pthread_mutex_lock(&m->mu);
+    for (;;) {
+        while (!m->quit && m->reduced == m->started) pthread_cond_wait(&m->cv, &m->mu);
+        if (m->reduced == m->started) break;
+        piece_t *p = &m->q[m->reduced % STAGES];
+        pthread_mutex_unlock(&m->mu);
+        int rc = p->root < 0 ? api.Allreduce(MPI_IN_PLACE, p->host, (int)p->n, api.float32, api.sum, api.world)
+                 : p->root == c->env.rank
+                     ? api.Reduce(MPI_IN_PLACE, p->host, (int)p->n, api.float32, api.sum, p->root, api.world)
+                     : api.Reduce(p->host, NULL, (int)p->n, api.float32, api.sum, p->root, api.world);
+        check(rc, "reduction of gradients");
+        pthread_mutex_lock(&m->mu);
+        m->reduced++;
+        pthread_cond_broadcast(&m->cv);
     }
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+/* Wait for the oldest piece in flight, scale it and put it back. */
+static void finish_one(comm_t *c) {
+    mpi_t *m = c->impl;
+    pthread_mutex_lock(&m->mu);
+    while (m->reduced == m->done) pthread_cond_wait(&m->cv, &m->mu);
+    pthread_mutex_unlock(&m->mu);
+    piece_t *p = &m->q[m->done % STAGES];
+    if (p->root < 0 || p->root == c->env.rank) {
+        if (p->scale != 1.0f)
+            for (size_t i = 0; i < p->n; i++) p->host[i] *= p->scale;
+        be_upload(p->dev, p->host, p->n * sizeof(float));
+    }
+    m->done++;
+}
+
+static void mpi_reduce(comm_t *c, float *dev, size_t n, int root, float scale) {
+    mpi_t *m = c->impl;
+    if (m->started - m->done == STAGES) finish_one(c);
+    piece_t *p = &m->q[m->started % STAGES];
+    p->dev = dev, p->n = n, p->root = root, p->scale = scale;
+    be_download(p->host, dev, n * sizeof(float));
+    pthread_mutex_lock(&m->mu);
+    m->started++;
+    pthread_cond_broadcast(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void mpi_wait(comm_t *c) {
+    mpi_t *m = c->impl;
+    while (m->done < m->started) finish_one(c);
 }
 
 static void mpi_sum(comm_t *c, double *x, int n) {
@@ -97,19 +164,30 @@ static void mpi_sum(comm_t *c, double *x, int n) {
 
 static void mpi_close(comm_t *c) {
     mpi_t *m = c->impl;
-    free(m->stage);
+    pthread_mutex_lock(&m->mu);
+    m->quit = 1;
+    pthread_cond_broadcast(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    pthread_join(m->thread, NULL);
+    pthread_mutex_destroy(&m->mu);
+    pthread_cond_destroy(&m->cv);
+    for (int i = 0; i < STAGES; i++) free(m->q[i].host);
     free(m);
     api.Finalize();
 }
 
-static const comm_ops_t MPI_OPS = {mpi_bcast, mpi_grads, mpi_sum, mpi_close};
+static const comm_ops_t MPI_OPS = {mpi_bcast, mpi_reduce, mpi_wait, mpi_sum, mpi_close};
 
 void comm_mpi_open(comm_t *c) {
     comm_mpi_load();
     api.Comm_rank(api.world, &c->env.rank);
     api.Comm_size(api.world, &c->env.world);
+    if (c->bucket > INT_MAX) die("MPI: a gradient bucket of %zu floats exceeds MPI's count", c->bucket);
     mpi_t *m = xcalloc(1, sizeof *m);
-    m->stage = xmalloc(COMM_BUCKET_BYTES);
+    for (int i = 0; i < STAGES; i++) m->q[i].host = xmalloc(c->bucket * sizeof(float));
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->cv, NULL);
     c->impl = m;
     c->ops = &MPI_OPS;
+    if (pthread_create(&m->thread, NULL, reducer, c) != 0) die("cannot start the MPI reducer thread");
 }

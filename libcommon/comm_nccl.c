@@ -89,21 +89,19 @@ static void nccl_bcast(comm_t *c, void *buf, size_t bytes, int root, int on_devi
     }
 }
 
-static void nccl_grads(comm_t *c, float *dev, size_t count, float scale) {
+/* Queue one bucket on the communication stream after the compute so far
+ * (which produced it); the compute stream goes on. */
+static void nccl_reduce(comm_t *c, float *dev, size_t count, int root, float scale) {
     nccl_t *n = c->impl;
-    ncclRedOp_t op;
+    ncclRedOp_t op; /* may be destroyed once the call that uses it has returned */
     nccl_check(ncclRedOpCreatePreMulSum(&op, &scale, ncclFloat, ncclScalarHostImmediate, n->comm), "scaled sum");
     begin(n);
-    const size_t bucket = COMM_BUCKET_BYTES / sizeof(float);
-    nccl_check(ncclGroupStart(), "group");
-    for (size_t off = 0; off < count; off += bucket) {
-        size_t k = count - off < bucket ? count - off : bucket;
-        nccl_check(ncclAllReduce(dev + off, dev + off, k, ncclFloat, op, n->comm, n->stream), "all-reduce");
-    }
-    nccl_check(ncclGroupEnd(), "group");
-    finish(n, "all-reduce of gradients");
+    if (root < 0) nccl_check(ncclAllReduce(dev, dev, count, ncclFloat, op, n->comm, n->stream), "all-reduce");
+    else nccl_check(ncclReduce(dev, dev, count, ncclFloat, op, root, n->comm, n->stream), "reduce");
     nccl_check(ncclRedOpDestroy(op, n->comm), "scaled sum");
 }
+
+static void nccl_wait(comm_t *c) { finish(c->impl, "all-reduce of gradients"); }
 
 static void nccl_sum(comm_t *c, double *x, int count) {
     nccl_t *n = c->impl;
@@ -128,7 +126,7 @@ static void nccl_close(comm_t *c) {
     free(n);
 }
 
-static const comm_ops_t NCCL_OPS = {nccl_bcast, nccl_grads, nccl_sum, nccl_close};
+static const comm_ops_t NCCL_OPS = {nccl_bcast, nccl_reduce, nccl_wait, nccl_sum, nccl_close};
 
 /* Path of the id file of this job in the rendezvous directory (new string). */
 static char *id_path(const char *dir) {

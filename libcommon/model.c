@@ -155,8 +155,10 @@ blip_model_t *blip_model_new(const blip_config_t *cfg, int max_B, int max_T, int
     m->w = be_alloc(pbytes);
     if (training) {
         m->g = be_alloc(pbytes);
-        m->m = be_alloc(pbytes);
-        m->v = be_alloc(pbytes);
+        if (training != BLIP_TRAIN_NO_MOMENTS) {
+            m->m = be_alloc(pbytes);
+            m->v = be_alloc(pbytes);
+        }
     }
     m->a = xcalloc(1, sizeof *m->a);
     size_t n = layout(m);
@@ -260,6 +262,11 @@ static void vit_forward(blip_model_t *m, int B) {
                  W(m->v_post_b), N, C, eps);
 }
 
+/* The gradients from offset `off` to the end of the buffer are final. */
+static void ready(blip_model_t *m, size_t off) {
+    if (m->grad_ready) m->grad_ready(m->grad_ready_ctx, off);
+}
+
 /* dIMG (gradient of the image embeddings) -> vision parameter gradients. */
 static void vit_backward(blip_model_t *m) {
     const blip_config_t *c = &m->cfg;
@@ -272,6 +279,7 @@ static void vit_backward(blip_model_t *m) {
     op_zero(R, NC);
     op_layernorm_backward(R, G(m->v_post_w), G(m->v_post_b), A(a->gIMG), A(a->vx[c->v_layers]),
                           W(m->v_post_w), A(a->post_m), A(a->post_r), N, C);
+    ready(m, m->v_post_w);
     for (int l = c->v_layers - 1; l >= 0; l--) {
         const vit_layer_t *L = &m->vl[l];
         const vit_act_t *v = &a->vl[l];
@@ -295,12 +303,14 @@ static void vit_backward(blip_model_t *m) {
         op_matmul_backward(S, G(L->qkv_w), G(L->qkv_b), QKV, A(v->ln1), W(L->qkv_w), N, C, 3 * C);
         op_layernorm_backward(R, G(L->ln1_w), G(L->ln1_b), S, A(a->vx[l]), W(L->ln1_w),
                               A(v->ln1_m), A(v->ln1_r), N, C);
+        ready(m, L->ln1_w);
     }
     float *dP = A(a->gP);
     op_zero(dP, (size_t)B * NP * C);
     op_vit_embed_backward(dP, G(m->v_cls), G(m->v_pos), R, B, NP, C);
     op_matmul_backward(NULL, G(m->v_patch_w), G(m->v_patch_b), dP, A(a->patches),
                        W(m->v_patch_w), B * NP, 3 * P * P, C);
+    ready(m, 0);
 }
 
 /* ---- text decoder -------------------------------------------------------- */
@@ -432,6 +442,7 @@ static void text_backward(blip_model_t *m) {
     op_zero(R, ND);
     op_matmul_backward(R, G(m->h_dense_w), G(m->h_dense_b), Q, A(a->tx[c->t_layers]),
                        W(m->h_dense_w), N, D, D);
+    ready(m, m->h_dense_w); /* not the word embeddings: the embedding pass adds to them */
     op_zero(A(a->gIMG), (size_t)Nv * Cv);
     for (int l = c->t_layers - 1; l >= 0; l--) {
         const txt_layer_t *L = &m->tl[l];
@@ -464,6 +475,7 @@ static void text_backward(blip_model_t *m) {
         op_attention_backward(QKV, QKV + D, QKV + 2 * D, At, A(t->probs), A(t->qkv),
                               A(t->qkv) + D, A(t->qkv) + 2 * D, &s);
         op_matmul_backward(R, G(L->qkv_w), G(L->qkv_b), QKV, A(a->tx[l]), W(L->qkv_w), N, D, 3 * D);
+        ready(m, L->qkv_w);
     }
     /* embeddings: R = d (dropped LayerNorm output) */
     op_dropout_backward(R, ND, p_hidden(m), m->dropout_seed, drop_stream(m, 0, SITE_EMB));
@@ -471,6 +483,7 @@ static void text_backward(blip_model_t *m) {
     op_layernorm_backward(S, G(m->t_eln_w), G(m->t_eln_b), R, A(a->temb), W(m->t_eln_w),
                           A(a->temb_m), A(a->temb_r), N, D);
     op_text_embed_backward(G(m->t_wte), G(m->t_wpe), S, a->ids, B, T, D, 0, c->pad_id);
+    ready(m, m->t_wte);
 }
 
 /* ---- public entry points ------------------------------------------------- */

@@ -73,6 +73,12 @@ typedef struct {
     float label_smoothing;         /* 0.1 as BLIP trains captions */
     float grad_scale;              /* backward: gradient of grad_scale x the mean loss (default 1;
                                       n_count gives the token sum, for data-parallel weighting) */
+    /* backward calls grad_ready(grad_ready_ctx, off) each time g[off, nfloats)
+     * has become final, off decreasing to 0 (the parameters are laid out so
+     * that the pass finishes them from the end of the buffer to its start);
+     * data-parallel training starts reducing those gradients (NULL: none) */
+    void (*grad_ready)(void *ctx, size_t off);
+    void *grad_ready_ctx;
     char *source_dir;              /* model directory loaded from, or NULL */
 } blip_model_t;
 
@@ -83,9 +89,12 @@ typedef struct {
     int B, T;
 } blip_batch_t;
 
-/* Allocate a model for batches up to max_B x max_T; training also allocates
- * gradients, AdamW moments and per-layer activations for backward. Weights
- * start at zero: load or initialize them. */
+/* Allocate a model for batches up to max_B x max_T; training (1) also
+ * allocates gradients, AdamW moments and per-layer activations for backward;
+ * BLIP_TRAIN_NO_MOMENTS the same without the moments (m->m, m->v NULL: the
+ * caller keeps its own, as ZeRO-1 keeps a shard). Weights start at zero:
+ * load or initialize them. */
+#define BLIP_TRAIN_NO_MOMENTS 2
 blip_model_t *blip_model_new(const blip_config_t *cfg, int max_B, int max_T, int training);
 void blip_model_free(blip_model_t *m);
 

@@ -10,29 +10,37 @@ void adamw_defaults(adamw_cfg_t *c) {
                        .decay_all = 1, .clip = 0.0f, .accum = 1};
 }
 
-float blip_grad_norm(blip_model_t *m) {
+float blip_grad_sumsq(blip_model_t *m, size_t lo, size_t hi) {
     float ss;
-    op_sumsq(m->dscalar, m->g, m->nfloats);
+    op_sumsq(m->dscalar, m->g + lo, hi - lo);
     be_download(&ss, m->dscalar, sizeof ss);
-    return sqrtf(ss);
+    return ss;
 }
 
-float blip_adamw_step(blip_model_t *m, const adamw_cfg_t *c, float lr, int t) {
-    float avg = 1.0f / (float)(c->accum > 0 ? c->accum : 1);
-    float norm = blip_grad_norm(m) * avg;
-    float gscale = avg;
+float blip_grad_norm(blip_model_t *m) { return sqrtf(blip_grad_sumsq(m, 0, m->nfloats)); }
+
+void blip_adamw_part(blip_model_t *m, const adamw_cfg_t *c, float lr, int t, float norm,
+                     const adamw_part_t *p) {
+    float gscale = 1.0f / (float)(c->accum > 0 ? c->accum : 1);
     if (c->clip > 0.0f && norm > c->clip) gscale *= c->clip / (norm + 1e-6f);
     adamw_args_t a = {.lr = lr, .beta1 = c->beta1, .beta2 = c->beta2, .eps = c->eps,
                       .weight_decay = c->weight_decay, .gscale = gscale, .t = t};
     if (c->decay_all) {
-        op_adamw(m->w, m->g, m->m, m->v, m->nfloats, &a);
-        return norm;
+        op_adamw(m->w + p->lo, m->g + p->lo, p->mom, p->var, p->hi - p->lo, &a);
+        return;
     }
-    for (size_t i = 0; i < m->nparams; i++) {
-        const blip_param_t *p = &m->params[i];
-        a.weight_decay = p->kind == PK_WEIGHT ? c->weight_decay : 0.0f;
-        op_adamw(m->w + p->off, m->g + p->off, m->m + p->off, m->v + p->off, p->n, &a);
+    for (size_t i = 0; i < m->nparams; i++) { /* each parameter's overlap with the part */
+        const blip_param_t *q = &m->params[i];
+        size_t lo = q->off > p->lo ? q->off : p->lo, hi = q->off + q->n < p->hi ? q->off + q->n : p->hi;
+        if (lo >= hi) continue;
+        a.weight_decay = q->kind == PK_WEIGHT ? c->weight_decay : 0.0f;
+        op_adamw(m->w + lo, m->g + lo, p->mom + (lo - p->lo), p->var + (lo - p->lo), hi - lo, &a);
     }
+}
+
+float blip_adamw_step(blip_model_t *m, const adamw_cfg_t *c, float lr, int t) {
+    float norm = blip_grad_norm(m) * (1.0f / (float)(c->accum > 0 ? c->accum : 1));
+    blip_adamw_part(m, c, lr, t, norm, &(adamw_part_t){0, m->nfloats, m->m, m->v});
     return norm;
 }
 

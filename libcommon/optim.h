@@ -21,6 +21,21 @@ void adamw_defaults(adamw_cfg_t *c);
 
 /* Global L2 norm of the gradients in m->g (as summed, before averaging). */
 float blip_grad_norm(blip_model_t *m);
+/* Sum of squares of m->g[lo, hi) (a ZeRO-1 shard's share of the norm). */
+float blip_grad_sumsq(blip_model_t *m, size_t lo, size_t hi);
+
+/* The part [lo, hi) of the flat buffers one AdamW update covers, with its
+ * moments mom and var ([hi - lo] floats each, device): the whole buffer and
+ * m->m, m->v, or a ZeRO-1 shard and that rank's share of the moments. */
+typedef struct {
+    size_t lo, hi;
+    float *mom, *var;
+} adamw_part_t;
+
+/* AdamW step t on part p of the gradients summed over c->accum batches,
+ * whose average has the global norm `norm` (clipped by it when c->clip > 0). */
+void blip_adamw_part(blip_model_t *m, const adamw_cfg_t *c, float lr, int t, float norm,
+                     const adamw_part_t *p);
 
 /* One AdamW step t (>= 1) at learning rate lr on the gradients summed over
  * c->accum batches (they are averaged), clipped when c->clip > 0. Returns the

@@ -19,7 +19,12 @@
  * token count. So 2 ranks x B train exactly as 1 rank x 2B, and a run
  * resumes with another layout of the same global batch. Rank 0 broadcasts
  * the initial weights and writes every file; validation captions are shared
- * out and gathered. */
+ * out and gathered. The gradients are reduced in buckets while the backward
+ * pass of the step's last batch runs (its scale, the global token count, is
+ * reduced first); with --zero 1 each rank keeps the AdamW moments of its
+ * shard of the parameters only, updates that shard and all-gathers the
+ * weights, and rank 0 gathers the moments to write a checkpoint in the same
+ * format, so runs resume with or without ZeRO. */
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
@@ -72,6 +77,9 @@ static const char *USAGE =
     "      --comm-timeout S  end the job when a collective waits S seconds (default 600; 0: never)\n"
     "      --rendezvous DIR  directory shared by the ranks where rank 0 leaves the NCCL id\n"
     "                      when no MPI launcher started them (default RUN_DIR)\n"
+    "      --bucket-mb MB  gradient bucket size (default 25, as torch DDP)\n"
+    "      --no-overlap    reduce the gradients after the backward pass, not during it\n"
+    "      --zero N        0 (default) or 1: ZeRO-1, optimizer state sharded across ranks\n"
     "Launch: mpirun -np N blip-train ...; srun blip-train ...; blip-train --gpus N ...;\n"
     "RANK/WORLD_SIZE/LOCAL_RANK (torchrun style) with --device cuda.\n";
 
@@ -84,6 +92,8 @@ typedef struct {
     comm_engine_t comm;
     double comm_timeout;
     const char *rendezvous;
+    double bucket_mb;
+    int no_overlap, zero;
 } args_t;
 
 static void parse_args(args_t *a, int argc, char **argv) {
@@ -95,10 +105,12 @@ static void parse_args(args_t *a, int argc, char **argv) {
         {"val", required_argument, 0, 'V'},    {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},         {"gpus", required_argument, 0, 'G'},
         {"comm", required_argument, 0, 'M'},   {"comm-timeout", required_argument, 0, 'T'},
-        {"rendezvous", required_argument, 0, 'Z'}, {0, 0, 0, 0}};
+        {"rendezvous", required_argument, 0, 'Z'}, {"bucket-mb", required_argument, 0, 'B'},
+        {"no-overlap", no_argument, 0, 'N'},   {"zero", required_argument, 0, 'z'}, {0, 0, 0, 0}};
     static const char *const ENGINES[] = {"auto", "none", "mpi", "nccl"};
     memset(a, 0, sizeof *a);
     a->comm_timeout = 600;
+    a->bucket_mb = 25;
     int c;
     while ((c = getopt_long(argc, argv, "c:o:vh", opts, NULL)) != -1) {
         switch (c) {
@@ -120,6 +132,15 @@ static void parse_args(args_t *a, int argc, char **argv) {
         }
         case 'T': a->comm_timeout = (double)opt_long(optarg, "--comm-timeout", 0, 1L << 30); break;
         case 'Z': a->rendezvous = optarg; break;
+        case 'B': {
+            char *end;
+            a->bucket_mb = strtod(optarg, &end);
+            if (end == optarg || *end || !(a->bucket_mb >= 1e-3 && a->bucket_mb <= 4096))
+                usage_die("--bucket-mb: expected a number of MiB in [0.001, 4096], got '%s'", optarg);
+            break;
+        }
+        case 'N': a->no_overlap = 1; break;
+        case 'z': a->zero = (int)opt_long(optarg, "--zero", 0, 1); break;
         case 'v': verbosity++; break;
         case 'h': fputs(USAGE, stdout); exit(0);
         default: usage_die("unknown option (see --help)");
@@ -259,18 +280,22 @@ static blip_model_t *make_model(const args_t *a, const train_cfg_t *tc, const to
     }
     if (tok->n_vocab > mc.vocab)
         die("vocab.txt has %d tokens, more than the model's vocab_size %d", tok->n_vocab, mc.vocab);
-    blip_model_t *m = blip_model_new(&mc, tc->batch_size, CAPTION_MAX_TOKENS, 1);
+    blip_model_t *m = blip_model_new(&mc, tc->batch_size, CAPTION_MAX_TOKENS, a->zero ? BLIP_TRAIN_NO_MOMENTS : 1);
     m->label_smoothing = (float)tc->label_smoothing;
     m->dropout_seed = (uint64_t)tc->seed;
     *st = (train_state_t){.best_score = -1, .best_epoch = -1};
+    size_t bytes = m->nfloats * sizeof(float);
     if (comm_rank(comm) == 0) {
+        if (ckpt && a->zero) { /* read whole, then scattered (zero_setup) */
+            m->m = be_alloc(bytes);
+            m->v = be_alloc(bytes);
+        }
         if (ckpt) ckpt_load(ckpt, m, st);
         else if (a->init) blip_model_load(m, a->init);
         else blip_model_init(m, (uint64_t)tc->seed);
     }
-    size_t bytes = m->nfloats * sizeof(float);
     comm_bcast(comm, m->w, bytes, 0, 1);
-    if (ckpt) {
+    if (ckpt && !a->zero) {
         comm_bcast(comm, m->m, bytes, 0, 1);
         comm_bcast(comm, m->v, bytes, 0, 1);
     }
@@ -295,14 +320,54 @@ typedef struct {
     train_state_t st;
     int64_t spe, total;     /* optimizer steps per epoch, steps this run aims for */
     adamw_cfg_t opt;
+    int overlap;            /* reduce gradients during the backward pass */
+    size_t shard;           /* ZeRO-1: floats per rank's shard (0: off) */
+    adamw_part_t part;      /* the part of the parameters this rank updates */
 } trainer_t;
 
+/* ZeRO-1: this rank's shard and its moments, from rank 0's whole moments
+ * (a resumed run's, freed once scattered) or zero. */
+static void zero_setup(trainer_t *t, int resumed) {
+    blip_model_t *m = t->m;
+    t->shard = comm_shard(t->comm, m->nfloats);
+    size_t off, len;
+    comm_shard_range(t->comm, m->nfloats, t->shard, &off, &len);
+    t->part = (adamw_part_t){off, off + len, be_alloc(len * sizeof(float)), be_alloc(len * sizeof(float))};
+    if (!resumed) return;
+    comm_scatter_shards(t->comm, m->m, t->part.mom, m->nfloats, t->shard);
+    comm_scatter_shards(t->comm, m->v, t->part.var, m->nfloats, t->shard);
+    be_free(m->m);
+    be_free(m->v);
+    m->m = m->v = NULL;
+}
+
+/* ZeRO-1 around a checkpoint: rank 0 gathers the whole moments (get), and
+ * frees them after writing. */
+static void zero_moments(trainer_t *t, int get) {
+    blip_model_t *m = t->m;
+    if (!get) {
+        be_free(m->m);
+        be_free(m->v);
+        m->m = m->v = NULL;
+        return;
+    }
+    if (t->rank0) {
+        m->m = be_alloc(m->nfloats * sizeof(float));
+        m->v = be_alloc(m->nfloats * sizeof(float));
+    }
+    comm_gather_shards(t->comm, m->m, t->part.mom, m->nfloats, t->shard);
+    comm_gather_shards(t->comm, m->v, t->part.var, m->nfloats, t->shard);
+}
+
 static void save(trainer_t *t) {
-    if (!t->rank0) return;
-    t->st.dropout_step = t->m->dropout_step;
-    ckpt_save(t->a->run, t->m, &t->st, t->vocab);
-    ckpt_prune(t->a->run, (int)t->tc->keep_last);
-    logf_("step %lld: checkpoint saved", (long long)t->st.step);
+    if (t->shard) zero_moments(t, 1);
+    if (t->rank0) {
+        t->st.dropout_step = t->m->dropout_step;
+        ckpt_save(t->a->run, t->m, &t->st, t->vocab);
+        ckpt_prune(t->a->run, (int)t->tc->keep_last);
+        logf_("step %lld: checkpoint saved", (long long)t->st.step);
+    }
+    if (t->shard) zero_moments(t, 0);
 }
 
 static void progress_line(const trainer_t *t, float loss, double lr, double sps, double eta) {
@@ -340,33 +405,52 @@ static void validate(trainer_t *t, int64_t epoch) {
     free(name);
 }
 
+/* The backward pass's hook: start reducing the gradients it finished. */
+static void grads_ready(void *comm, size_t off) { comm_grads_ready(comm, off); }
+
 /* One optimizer step on this rank's accum_steps next batches: backward
  * gives each batch's gradient of its token sum (grad_scale = tokens), the
- * ranks' sums are added and divided by the global batch's token count.
- * Returns the mean loss over those tokens. */
+ * ranks' sums are added and divided by the global batch's token count,
+ * reduced before the last backward pass so that the gradients can be
+ * reduced during it. Returns the mean loss over those tokens. */
 static float train_step(trainer_t *t, double lr, float *gnorm) {
-    blip_zero_grad(t->m);
+    blip_model_t *m = t->m;
+    blip_zero_grad(m);
     double sums[2] = {0, 0}; /* token losses, tokens */
     for (int k = 0; k < t->tc->accum_steps; k++) {
         const batch_t *b = loader_next(t->train);
         if (!b) die("step %lld: the data loader ended the epoch early", (long long)t->st.step + 1);
         blip_batch_t bb = {.pixels = b->pixels, .ids = b->caps.ids, .mask = b->caps.mask,
                            .labels = b->caps.labels, .B = b->B, .T = b->caps.T};
-        float loss = blip_forward(t->m, &bb);
-        sums[0] += (double)loss * t->m->n_count, sums[1] += t->m->n_count;
-        t->m->grad_scale = (float)t->m->n_count;
-        blip_backward(t->m);
+        float loss = blip_forward(m, &bb);
+        sums[0] += (double)loss * m->n_count, sums[1] += m->n_count;
+        m->grad_scale = (float)m->n_count;
+        if (k == t->tc->accum_steps - 1) {
+            comm_sum(t->comm, sums, 2);
+            if (!isfinite(sums[0] / sums[1])) {
+                char *last = ckpt_latest(t->a->run);
+                die("step %lld: loss is %f; stopping (last checkpoint: %s)", (long long)t->st.step + 1,
+                    sums[0] / sums[1], last ? last : "none");
+            }
+            comm_grads_begin(t->comm, m->g, m->nfloats, (float)(1.0 / sums[1]), t->shard);
+            m->grad_ready = t->overlap ? grads_ready : NULL;
+            m->grad_ready_ctx = t->comm;
+        }
+        blip_backward(m);
     }
-    comm_sum(t->comm, sums, 2);
-    float loss = (float)(sums[0] / sums[1]);
-    if (!isfinite(loss)) {
-        char *last = ckpt_latest(t->a->run);
-        die("step %lld: loss is %f; stopping (last checkpoint: %s)", (long long)t->st.step + 1,
-            (double)loss, last ? last : "none");
+    m->grad_ready = NULL;
+    comm_grads_end(t->comm);
+    int step = (int)(t->st.step + 1);
+    if (!t->shard) {
+        *gnorm = blip_adamw_step(m, &t->opt, (float)lr, step);
+    } else { /* the global norm from the shards' shares; update this shard, share the weights */
+        double ss = blip_grad_sumsq(m, t->part.lo, t->part.hi);
+        comm_sum(t->comm, &ss, 1);
+        *gnorm = (float)sqrt(ss);
+        blip_adamw_part(m, &t->opt, (float)lr, step, *gnorm, &t->part);
+        comm_allgather_shards(t->comm, m->w, m->nfloats, t->shard);
     }
-    comm_grads(t->comm, t->m->g, t->m->nfloats, (float)(1.0 / sums[1]));
-    *gnorm = blip_adamw_step(t->m, &t->opt, (float)lr, (int)(t->st.step + 1));
-    return loss;
+    return (float)(sums[0] / sums[1]);
 }
 
 static void train(trainer_t *t) {
@@ -421,7 +505,7 @@ static comm_t *join(const args_t *a) {
     }
     be_open(dev, a->precision);
     comm_opts_t co = {.engine = a->comm, .gpu = gpu, .rendezvous = a->rendezvous ? a->rendezvous : a->run,
-                      .timeout = a->comm_timeout};
+                      .timeout = a->comm_timeout, .bucket_bytes = (size_t)(a->bucket_mb * (1 << 20))};
     comm_t *comm = comm_open(&co);
     if (comm_rank(comm) > 0) { /* errors name the rank */
         static char name[48];
@@ -461,6 +545,8 @@ int main(int argc, char **argv) {
 
     trainer_t t = {.a = &a, .tc = &tc, .tok = tok, .comm = comm, .rank0 = rank == 0, .vocab = vocab};
     t.m = make_model(&a, &tc, tok, ckpt, comm, &t.st);
+    t.overlap = !a.no_overlap;
+    if (a.zero) zero_setup(&t, ckpt != NULL);
     int64_t global = (int64_t)tc.batch_size * W * tc.accum_steps;
     t.st.global_batch = global;
     if (rank == 0) t.metrics = open_metrics(metrics_path, t.st.step);
@@ -480,10 +566,13 @@ int main(int argc, char **argv) {
     t.total = t.spe * tc.max_epoch;
     if (tc.max_steps > 0 && tc.max_steps < t.total) t.total = tc.max_steps;
     if (a.val) t.val = val_open(a.val, &vo);
-    logf_("%s %s: %llu pairs, %lld steps/epoch of %lld samples, %lld steps%s%s; model %zu parameters; %s; %s",
+    logf_("%s %s: %llu pairs, %lld steps/epoch of %lld samples, %lld steps%s%s; model %zu parameters; %s; %s, "
+          "%g MiB buckets%s%s",
           ckpt ? "resuming from" : "starting", ckpt ? ckpt : a.run,
           (unsigned long long)loader_samples(t.train), (long long)t.spe, (long long)global, (long long)t.total,
-          a.val ? ", validating on " : "", a.val ? a.val : "", t.m->nfloats, be_name(), comm_name(comm));
+          a.val ? ", validating on " : "", a.val ? a.val : "", t.m->nfloats, be_name(), comm_name(comm),
+          a.bucket_mb, t.overlap ? " overlapped with the backward pass" : " after the backward pass",
+          t.shard ? ", ZeRO-1" : "");
 
     double t0 = now_seconds();
     train(&t);
@@ -493,6 +582,8 @@ int main(int argc, char **argv) {
     val_free(t.val);
     loader_free(t.train);
     shard_close(shards);
+    be_free(t.part.mom);
+    be_free(t.part.var);
     blip_model_free(t.m);
     tok_free(tok);
     comm_barrier(comm); /* the others wait for rank 0's last checkpoint */

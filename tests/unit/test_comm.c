@@ -1,5 +1,6 @@
 /* test_comm.c - the communicator's launcher environment and its one-process
- * engine (the MPI engine is exercised by tests/cli/train_dp.sh). */
+ * engine: gradients in buckets, ZeRO-1 shards (the MPI engine is exercised
+ * by tests/cli/train_dp.sh). */
 #include "comm.h"
 #include "ops.h"
 #include "test.h"
@@ -76,5 +77,43 @@ TEST(none_engine) {
     CHECK(memcmp(all, "ab\0c", 5) == 0);
     free(all);
     comm_barrier(c);
+    comm_close(c);
+}
+
+TEST(none_engine_buckets_and_shards) {
+    clear_env();
+    comm_t *c = comm_open(&(comm_opts_t){.engine = COMM_NONE, .timeout = 5, .bucket_bytes = 8});
+    enum { N = 40 };
+    float h[N], back[N];
+    for (int i = 0; i < N; i++) h[i] = (float)i;
+    float *d = be_alloc(sizeof h);
+    be_upload(d, h, sizeof h);
+    /* buckets of 2 floats started as the tail becomes final, the rest at the end */
+    comm_grads_begin(c, d, N, 0.5f, 0);
+    comm_grads_ready(c, 35);
+    comm_grads_ready(c, 11);
+    comm_grads_end(c);
+    be_download(back, d, sizeof back);
+    int ok = 1;
+    for (int i = 0; i < N; i++) ok &= back[i] == 0.5f * (float)i;
+    CHECK_MSG(ok, "every element scaled once");
+    /* one rank owns the whole buffer, rounded up to 16 floats */
+    size_t S = comm_shard(c, N), off, len;
+    CHECK_EQ_INT(S, 48);
+    comm_shard_range(c, N, S, &off, &len);
+    CHECK(off == 0 && len == N);
+    float *mine = be_alloc(sizeof h), *full = be_alloc(sizeof h);
+    be_upload(mine, h, sizeof h);
+    comm_gather_shards(c, full, mine, N, S);
+    be_download(back, full, sizeof back);
+    CHECK(memcmp(back, h, sizeof h) == 0);
+    op_zero(mine, N);
+    comm_scatter_shards(c, full, mine, N, S);
+    be_download(back, mine, sizeof back);
+    CHECK(memcmp(back, h, sizeof h) == 0);
+    comm_allgather_shards(c, d, N, S);
+    be_free(mine);
+    be_free(full);
+    be_free(d);
     comm_close(c);
 }
