@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "pixel_simd.h"
 #include "resize.h"
 
 const char *const AUG_NAMES[AUG_NOPS] = {"Identity", "AutoContrast", "Brightness", "Sharpness", "Equalize",
@@ -39,30 +40,46 @@ crop_t random_resized_crop(rng_t *r, int W, int H, double smin, double smax, dou
 }
 
 void hflip(image_t *im) {
+    size_t n = (size_t)im->w * 3;
+    uint8_t *tmp = xmalloc(n);
     for (int y = 0; y < im->h; y++) {
-        uint8_t *row = im->px + (size_t)y * im->w * 3;
-        for (int a = 0, b = im->w - 1; a < b; a++, b--)
-            for (int c = 0; c < 3; c++) {
-                uint8_t t = row[3 * a + c];
-                row[3 * a + c] = row[3 * b + c];
-                row[3 * b + c] = t;
-            }
+        uint8_t *row = im->px + (size_t)y * n;
+        for (size_t a = 0, b = n - 3; a < n; a += 3, b -= 3) memcpy(tmp + b, row + a, 3);
+        memcpy(row, tmp, n);
     }
+    free(tmp);
 }
 
 /* ---- per-channel lookup tables ------------------------------------------------ */
 
 static void apply_luts(image_t *im, uint8_t lut[3][256]) {
+    int identity = 1;
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 256; i++) identity &= lut[c][i] == i;
+    if (identity) return; /* e.g. Brightness at BLIP's M = 5: factor 1 */
     size_t n = (size_t)im->w * im->h;
-    for (size_t i = 0; i < n; i++)
-        for (int c = 0; c < 3; c++) im->px[3 * i + c] = lut[c][im->px[3 * i + c]];
+    uint8_t *p = im->px;
+    for (size_t i = 0; i < n; i++, p += 3) {
+        p[0] = lut[0][p[0]];
+        p[1] = lut[1][p[1]];
+        p[2] = lut[2][p[2]];
+    }
 }
 
+/* Two sets of counts for even and odd pixels, so that runs of one value
+ * (flat areas) do not wait on their own previous increment. */
 static void histograms(const image_t *im, uint32_t hist[3][256]) {
-    memset(hist, 0, 3 * 256 * sizeof(uint32_t));
+    uint32_t h2[2][3][256] = {{{0}}};
     size_t n = (size_t)im->w * im->h;
-    for (size_t i = 0; i < n; i++)
-        for (int c = 0; c < 3; c++) hist[c][im->px[3 * i + c]]++;
+    const uint8_t *p = im->px;
+    size_t i = 0;
+    for (; i + 1 < n; i += 2, p += 6) {
+        h2[0][0][p[0]]++, h2[0][1][p[1]]++, h2[0][2][p[2]]++;
+        h2[1][0][p[3]]++, h2[1][1][p[4]]++, h2[1][2][p[5]]++;
+    }
+    if (i < n) h2[0][0][p[0]]++, h2[0][1][p[1]]++, h2[0][2][p[2]]++;
+    for (int c = 0; c < 3; c++)
+        for (int v = 0; v < 256; v++) hist[c][v] = h2[0][c][v] + h2[1][c][v];
 }
 
 /* BLIP autocontrast_func(cutoff=0), with numpy's uint8 wrap of -low. */
@@ -166,45 +183,99 @@ static uint8_t cv_sat_round(float v) {
     return (uint8_t)(i < 0 ? 0 : i > 255 ? 255 : i);
 }
 
-/* The warp of image src into dst by the inverse map iM (float32). Inlined
- * into a baseline and an FMA build; fmaf is exact in both. */
-static inline __attribute__((always_inline)) void warp_rows(const uint8_t *src, uint8_t *dst, int W, int H,
-                                                             const float iM[6]) {
-    for (int y = 0; y < H; y++) {
-        float Mx = (float)y * iM[1] + iM[2], My = (float)y * iM[4] + iM[5];
-        for (int x = 0; x < W; x++) {
-            float sx = fmaf(iM[0], (float)x, Mx), sy = fmaf(iM[3], (float)x, My);
-            int ix = (int)floorf(sx), iy = (int)floorf(sy);
-            float a = sx - (float)ix, b = sy - (float)iy;
-            uint8_t *d = dst + ((size_t)y * W + x) * 3;
-            if ((unsigned)(ix + 1) >= (unsigned)(W + 1) || (unsigned)(iy + 1) >= (unsigned)(H + 1)) {
-                memcpy(d, FILL, 3);
-                continue;
-            }
-            const uint8_t *p[4];
-            for (int k = 0; k < 4; k++) {
-                int xx = ix + (k & 1), yy = iy + (k >> 1);
-                p[k] = xx >= 0 && xx < W && yy >= 0 && yy < H ? src + ((size_t)yy * W + xx) * 3 : FILL;
-            }
-            for (int c = 0; c < 3; c++) {
-                float f00 = p[0][c], f01 = p[1][c], f10 = p[2][c], f11 = p[3][c];
-                float t = fmaf(a, f01 - f00, f00), u = fmaf(a, f11 - f10, f10);
-                d[c] = cv_sat_round(fmaf(b, u - t, t));
-            }
-        }
+/* One destination pixel d from source point (sx, sy). src is W x H. */
+static inline __attribute__((always_inline)) void warp_pixel(const uint8_t *src, uint8_t *d, int W, int H, float sx,
+                                                              float sy) {
+    int ix = (int)floorf(sx), iy = (int)floorf(sy);
+    float a = sx - (float)ix, b = sy - (float)iy;
+    if ((unsigned)(ix + 1) >= (unsigned)(W + 1) || (unsigned)(iy + 1) >= (unsigned)(H + 1)) {
+        memcpy(d, FILL, 3);
+        return;
+    }
+    const uint8_t *p[4];
+    for (int k = 0; k < 4; k++) {
+        int xx = ix + (k & 1), yy = iy + (k >> 1);
+        p[k] = xx >= 0 && xx < W && yy >= 0 && yy < H ? src + ((size_t)yy * W + xx) * 3 : FILL;
+    }
+    for (int c = 0; c < 3; c++) {
+        float f00 = p[0][c], f01 = p[1][c], f10 = p[2][c], f11 = p[3][c];
+        float t = fmaf(a, f01 - f00, f00), u = fmaf(a, f11 - f10, f10);
+        d[c] = cv_sat_round(fmaf(b, u - t, t));
     }
 }
 
-#if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) static void warp_rows_fma(const uint8_t *src, uint8_t *dst, int W, int H,
-                                                               const float iM[6]) {
-    warp_rows(src, dst, W, H, iM);
+/* The warp of image src into dst by the inverse map iM (float32), one pixel
+ * at a time. */
+static void warp_rows_scalar(const uint8_t *src, uint8_t *dst, int W, int H, const float iM[6]) {
+    for (int y = 0; y < H; y++) {
+        float Mx = (float)y * iM[1] + iM[2], My = (float)y * iM[4] + iM[5];
+        for (int x = 0; x < W; x++)
+            warp_pixel(src, dst + ((size_t)y * W + x) * 3, W, H, fmaf(iM[0], (float)x, Mx), fmaf(iM[3], (float)x, My));
+    }
+}
+
+#if PIXEL_SIMD_X86
+/* The same warp 8 pixels at a time: source points, floors and the bilinear
+ * fused multiply-adds are the scalar code's IEEE operations lane by lane,
+ * cvtps rounds half to even as lrintf does, and packing saturates as
+ * cv_sat_round clips. Blocks whose 4 neighbours all lie inside the image
+ * gather them; other blocks go through warp_pixel. src must have 1 readable
+ * byte past its last pixel (a gather reads 4 bytes per pixel). */
+PIXEL_AVX2 static void warp_rows_avx2(const uint8_t *src, uint8_t *dst, int W, int H, const float iM[6]) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), byte = _mm256_set1_epi32(0xff);
+    const __m256i compact = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, /**/
+                                             0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+    const __m256i wm1 = _mm256_set1_epi32(W - 1), hm1 = _mm256_set1_epi32(H - 1), stride = _mm256_set1_epi32(3 * W);
+    const __m256 m0 = _mm256_set1_ps(iM[0]), m3 = _mm256_set1_ps(iM[3]);
+    for (int y = 0; y < H; y++) {
+        float Mx = (float)y * iM[1] + iM[2], My = (float)y * iM[4] + iM[5];
+        uint8_t *drow = dst + (size_t)y * W * 3;
+        int x = 0;
+        for (; x + 8 <= W; x += 8) {
+            __m256 xf = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_set1_epi32(x), lane));
+            __m256 sx = _mm256_fmadd_ps(m0, xf, _mm256_set1_ps(Mx)), sy = _mm256_fmadd_ps(m3, xf, _mm256_set1_ps(My));
+            __m256i ix = _mm256_cvttps_epi32(_mm256_floor_ps(sx)), iy = _mm256_cvttps_epi32(_mm256_floor_ps(sy));
+            /* inside: 0 <= ix < W - 1 and 0 <= iy < H - 1, as unsigned compares */
+            __m256i out = _mm256_or_si256(
+                _mm256_cmpeq_epi32(_mm256_max_epu32(ix, wm1), ix), _mm256_cmpeq_epi32(_mm256_max_epu32(iy, hm1), iy));
+            if (!_mm256_testz_si256(out, out)) {
+                float fx[8], fy[8];
+                _mm256_storeu_ps(fx, sx);
+                _mm256_storeu_ps(fy, sy);
+                for (int i = 0; i < 8; i++) warp_pixel(src, drow + (size_t)(x + i) * 3, W, H, fx[i], fy[i]);
+                continue;
+            }
+            __m256 a = _mm256_sub_ps(sx, _mm256_cvtepi32_ps(ix)), b = _mm256_sub_ps(sy, _mm256_cvtepi32_ps(iy));
+            __m256i o00 = _mm256_mullo_epi32(_mm256_add_epi32(_mm256_mullo_epi32(iy, _mm256_set1_epi32(W)), ix),
+                                             _mm256_set1_epi32(3));
+            __m256i o10 = _mm256_add_epi32(o00, stride);
+            const int *base = (const int *)(const void *)src;
+            __m256i g00 = _mm256_i32gather_epi32(base, o00, 1), g01 = _mm256_i32gather_epi32(base, _mm256_add_epi32(o00, _mm256_set1_epi32(3)), 1);
+            __m256i g10 = _mm256_i32gather_epi32(base, o10, 1), g11 = _mm256_i32gather_epi32(base, _mm256_add_epi32(o10, _mm256_set1_epi32(3)), 1);
+            __m256i rgb = _mm256_setzero_si256();
+            for (int c = 0; c < 3; c++) {
+                __m256 f00 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g00, 8 * c), byte));
+                __m256 f01 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g01, 8 * c), byte));
+                __m256 f10 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g10, 8 * c), byte));
+                __m256 f11 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(g11, 8 * c), byte));
+                __m256 t = _mm256_fmadd_ps(a, _mm256_sub_ps(f01, f00), f00);
+                __m256 u = _mm256_fmadd_ps(a, _mm256_sub_ps(f11, f10), f10);
+                __m256i v = _mm256_cvtps_epi32(_mm256_fmadd_ps(b, _mm256_sub_ps(u, t), t));
+                v = _mm256_min_epi32(_mm256_max_epi32(v, _mm256_setzero_si256()), byte);
+                rgb = _mm256_or_si256(rgb, _mm256_slli_epi32(v, 8 * c));
+            }
+            rgb = _mm256_shuffle_epi8(rgb, compact); /* 12 bytes per lane */
+            uint8_t *d = drow + (size_t)x * 3;
+            _mm_storeu_si128((void *)d, _mm256_castsi256_si128(rgb)); /* its last 4 bytes: rewritten next */
+            uint8_t hi[16];
+            _mm_storeu_si128((void *)hi, _mm256_extracti128_si256(rgb, 1));
+            memcpy(d + 12, hi, 12);
+        }
+        for (; x < W; x++)
+            warp_pixel(src, drow + (size_t)x * 3, W, H, fmaf(iM[0], (float)x, Mx), fmaf(iM[3], (float)x, My));
+    }
 }
 #endif
-
-static void warp_rows_base(const uint8_t *src, uint8_t *dst, int W, int H, const float iM[6]) {
-    warp_rows(src, dst, W, H, iM);
-}
 
 /* A translation by whole pixels: the bilinear weights are 0, so warp_rows
  * gives each source pixel unchanged, or the fill where it falls outside.
@@ -238,14 +309,16 @@ static void warp_affine(image_t *im, const double M[6]) {
     double A11 = M[4] * D, A22 = M[0] * D, A12 = -M[1] * D, A21 = -M[3] * D;
     float iM[6] = {(float)A11, (float)A12, (float)(-A11 * M[2] - A12 * M[5]),
                    (float)A21, (float)A22, (float)(-A21 * M[2] - A22 * M[5])};
-    uint8_t *dst = xmalloc((size_t)W * H * 3);
-#if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) warp_rows_fma(im->px, dst, W, H, iM);
+    /* warp from a copy (with the byte past its end that the AVX2 gathers read) into im */
+    uint8_t *src = xmalloc((size_t)W * H * 3 + 1);
+    memcpy(src, im->px, (size_t)W * H * 3);
+    src[(size_t)W * H * 3] = 0;
+#if PIXEL_SIMD_X86
+    if (pixel_simd_active()) warp_rows_avx2(src, im->px, W, H, iM);
     else
 #endif
-        warp_rows_base(im->px, dst, W, H, iM);
-    memcpy(im->px, dst, (size_t)W * H * 3);
-    free(dst);
+        warp_rows_scalar(src, im->px, W, H, iM);
+    free(src);
 }
 
 /* cv2.getRotationMatrix2D((W/2, H/2), degrees, 1) */
@@ -325,9 +398,41 @@ static void init_norm(void) {
         for (int v = 0; v < 256; v++) g_norm[c][v] = ((float)v / 255.0f - MEAN[c]) / STD[c];
 }
 
+#if PIXEL_SIMD_X86
+/* Pixels [0, n) but the last few: init_norm's float operations on 8 pixels
+ * at a time (deinterleaved from two 16-byte loads of 4 pixels each).
+ * Returns the pixels done. */
+PIXEL_AVX2 static size_t normalize_avx2(const uint8_t *p, size_t n, float *out) {
+    const __m128i planar = _mm_setr_epi8(0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11, -1, -1, -1, -1);
+    const __m256 k255 = _mm256_set1_ps(255.0f);
+    const __m256 mean[3] = {_mm256_set1_ps(MEAN[0]), _mm256_set1_ps(MEAN[1]), _mm256_set1_ps(MEAN[2])};
+    const __m256 std[3] = {_mm256_set1_ps(STD[0]), _mm256_set1_ps(STD[1]), _mm256_set1_ps(STD[2])};
+    size_t i = 0;
+    for (; i + 10 <= n; i += 8, p += 24) { /* the second load reads 4 bytes past pixel i + 7 */
+        __m128i a = _mm_shuffle_epi8(_mm_loadu_si128((const void *)p), planar);        /* R0-3 G0-3 B0-3 */
+        __m128i b = _mm_shuffle_epi8(_mm_loadu_si128((const void *)(p + 12)), planar); /* R4-7 G4-7 B4-7 */
+        __m128i rg = _mm_unpacklo_epi32(a, b), bx = _mm_unpackhi_epi32(a, b);
+        __m128i ch[3] = {rg, _mm_srli_si128(rg, 8), bx};
+        for (int c = 0; c < 3; c++) {
+            __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(ch[c]));
+            v = _mm256_div_ps(_mm256_sub_ps(_mm256_div_ps(v, k255), mean[c]), std[c]);
+            _mm256_storeu_ps(out + c * n + i, v);
+        }
+    }
+    return i;
+}
+#endif
+
 void normalize_chw(const image_t *im, float *out) {
     pthread_once(&g_norm_once, init_norm);
-    size_t n = (size_t)im->w * im->h;
-    for (int c = 0; c < 3; c++)
-        for (size_t i = 0; i < n; i++) out[c * n + i] = g_norm[c][im->px[3 * i + c]];
+    size_t n = (size_t)im->w * im->h, i = 0;
+#if PIXEL_SIMD_X86
+    if (pixel_simd_active()) i = normalize_avx2(im->px, n, out);
+#endif
+    const uint8_t *p = im->px + 3 * i;
+    for (; i < n; i++, p += 3) {
+        out[i] = g_norm[0][p[0]];
+        out[n + i] = g_norm[1][p[1]];
+        out[2 * n + i] = g_norm[2][p[2]];
+    }
 }

@@ -133,3 +133,22 @@ TEST(train_transform_with_augmentation_off_is_the_resize) {
     image_free(&want);
     image_free(&src);
 }
+
+/* hflip: pixel x of each row becomes pixel w-1-x, odd and even widths. */
+TEST(hflip_mirrors_each_row) {
+    for (int w = 1; w <= 6; w++) {
+        image_t im;
+        image_alloc(&im, w, 3);
+        for (int i = 0; i < w * 3 * 3; i++) im.px[i] = (uint8_t)(i * 7 + 1);
+        uint8_t *orig = xmalloc((size_t)w * 9);
+        memcpy(orig, im.px, (size_t)w * 9);
+        hflip(&im);
+        int bad = 0;
+        for (int y = 0; y < 3; y++)
+            for (int x = 0; x < w; x++)
+                bad += memcmp(im.px + ((size_t)y * w + x) * 3, orig + ((size_t)y * w + (w - 1 - x)) * 3, 3) != 0;
+        CHECK_MSG(bad == 0, "width %d: %d pixels not mirrored", w, bad);
+        free(orig);
+        image_free(&im);
+    }
+}
