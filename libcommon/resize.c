@@ -232,8 +232,9 @@ PIXEL_AVX2 static inline __m256i h_pair(__m256i a, __m256i b) {
 }
 
 /* 4 pixels' sums [a b | c d] -> the 12 bytes a b c d rounded and clipped
- * as clip8, stored at o (only the first n pixels). */
-PIXEL_AVX2 static inline void h_store4(__m256i ab, __m256i cd, uint8_t *o, int n) {
+ * as clip8, stored at o: 16 bytes where the row has them (the next block
+ * rewrites the last 4), else only the first n pixels. */
+PIXEL_AVX2 static inline void h_store4(__m256i ab, __m256i cd, uint8_t *o, int n, int room16) {
     const __m256i half = _mm256_set1_epi32(1 << (PRECISION_BITS - 1));
     const __m128i compact = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
     ab = _mm256_srai_epi32(_mm256_add_epi32(ab, half), PRECISION_BITS);
@@ -241,6 +242,10 @@ PIXEL_AVX2 static inline void h_store4(__m256i ab, __m256i cd, uint8_t *o, int n
     __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(ab, cd), 0xd8); /* words a b | c d */
     __m128i px = _mm_shuffle_epi8(_mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)),
                                   compact);
+    if (room16) {
+        _mm_storeu_si128((void *)o, px);
+        return;
+    }
     uint8_t tmp[16];
     _mm_storeu_si128((void *)tmp, px);
     memcpy(o, tmp, 3 * (size_t)n);
@@ -261,7 +266,8 @@ PIXEL_AVX2 static inline __attribute__((always_inline)) void h_rows(const uint8_
         for (int r = 0; r < R; r++) ab[r] = h_pair(t0[r], t1[r]);
         h_taps(row, R, x2, c, h, t0);
         h_taps(row, R, x3, c, h, t1);
-        for (int r = 0; r < R; r++) h_store4(ab[r], h_pair(t0[r], t1[r]), o[r] + 3 * (size_t)xx, n);
+        for (int r = 0; r < R; r++)
+            h_store4(ab[r], h_pair(t0[r], t1[r]), o[r] + 3 * (size_t)xx, n, 3 * xx + 16 <= 3 * w_out);
     }
 }
 
