@@ -58,7 +58,7 @@ void comm_env(comm_env_t *e) {
 /* ---- the one-process engine --------------------------------------------- */
 
 static void none_bcast(comm_t *c, void *buf, size_t bytes, int root, int on_device) {}
-static void none_reduce(comm_t *c, float *dev, size_t n, int root, float scale) {
+static void none_reduce(comm_t *c, float *dev, size_t n, int root, float scale, int now) {
     if (scale != 1.0f) op_scale(dev, scale, n);
 }
 static void none_wait(comm_t *c) {}
@@ -119,7 +119,7 @@ comm_t *comm_open(const comm_opts_t *o) {
     c->timeout = o->timeout;
     c->bucket = (o->bucket_bytes ? o->bucket_bytes : COMM_BUCKET_BYTES) / sizeof(float);
     if (!c->bucket) c->bucket = 1;
-    comm_engine_t e = pick_engine(o->engine, o->gpu, &c->env);
+    comm_engine_t e = c->engine = pick_engine(o->engine, o->gpu, &c->env);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->wake, NULL);
     if (c->env.world > 1 && o->timeout > 0) {
@@ -157,6 +157,7 @@ void comm_close(comm_t *c) {
 
 int comm_rank(const comm_t *c) { return c->env.rank; }
 int comm_world(const comm_t *c) { return c->env.world; }
+comm_engine_t comm_engine(const comm_t *c) { return c->engine; }
 int comm_local_rank(const comm_t *c) { return c->env.local_rank; }
 const char *comm_name(const comm_t *c) { return c->name; }
 
@@ -175,31 +176,37 @@ void comm_grads_begin(comm_t *c, float *dev, size_t n, float scale, size_t shard
     c->grads.dev = dev, c->grads.n = c->grads.hi = n, c->grads.shard = shard, c->grads.scale = scale;
 }
 
-/* Start dev[lo, hi): to every rank, or each shard's piece to its owner. */
-static void launch(comm_t *c, size_t lo, size_t hi) {
+/* Start dev[lo, hi): to every rank, or each shard's piece to its owner
+ * (now: the end of the pass, which waits next). */
+static void launch(comm_t *c, size_t lo, size_t hi, int now) {
     float *dev = c->grads.dev;
     size_t S = c->grads.shard;
     watch(c, "all-reduce of gradients"); /* an engine may wait for a free staging buffer */
     for (size_t a = lo; a < hi;) {
         size_t b = S ? (a / S + 1) * S : hi;
         if (b > hi) b = hi;
-        c->ops->reduce(c, dev + a, b - a, S ? (int)(a / S) : -1, c->grads.scale);
+        c->ops->reduce(c, dev + a, b - a, S ? (int)(a / S) : -1, c->grads.scale, now);
         a = b;
     }
     watch(c, NULL);
 }
 
-void comm_grads_ready(comm_t *c, size_t off) {
-    if (!c->grads.dev || off > c->grads.hi) die("comm: gradients ready out of order (offset %zu)", off);
+/* Start the full buckets of dev[off, hi). */
+static void launch_buckets(comm_t *c, size_t off, int now) {
     while (c->grads.hi - off >= c->bucket) {
-        launch(c, c->grads.hi - c->bucket, c->grads.hi);
+        launch(c, c->grads.hi - c->bucket, c->grads.hi, now);
         c->grads.hi -= c->bucket;
     }
 }
 
+void comm_grads_ready(comm_t *c, size_t off) {
+    if (!c->grads.dev || off > c->grads.hi) die("comm: gradients ready out of order (offset %zu)", off);
+    launch_buckets(c, off, 0);
+}
+
 void comm_grads_end(comm_t *c) {
-    comm_grads_ready(c, 0);
-    if (c->grads.hi) launch(c, 0, c->grads.hi);
+    launch_buckets(c, 0, 1);
+    if (c->grads.hi) launch(c, 0, c->grads.hi, 1);
     watch(c, "all-reduce of gradients");
     c->ops->wait(c);
     watch(c, NULL);

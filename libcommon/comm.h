@@ -65,6 +65,8 @@ void comm_close(comm_t *c);
 int comm_rank(const comm_t *c);
 int comm_world(const comm_t *c);
 int comm_local_rank(const comm_t *c);
+/* The engine serving the job (never COMM_AUTO). */
+comm_engine_t comm_engine(const comm_t *c);
 /* "mpi (mpirun), rank 0 of 2" */
 const char *comm_name(const comm_t *c);
 

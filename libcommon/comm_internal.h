@@ -11,8 +11,9 @@
 typedef struct {
     void (*bcast)(comm_t *c, void *buf, size_t bytes, int root, int on_device);
     /* start reducing dev[n] (device): dev = scale * (sum over ranks of
-     * dev) on every rank (root < 0) or on rank root; finished by wait */
-    void (*reduce)(comm_t *c, float *dev, size_t n, int root, float scale);
+     * dev) on every rank (root < 0) or on rank root; finished by wait
+     * (now: the caller waits next, the engine may finish it at once) */
+    void (*reduce)(comm_t *c, float *dev, size_t n, int root, float scale, int now);
     void (*wait)(comm_t *c);
     void (*sum)(comm_t *c, double *x, int n);
     void (*close)(comm_t *c);
@@ -20,6 +21,7 @@ typedef struct {
 
 struct comm {
     const comm_ops_t *ops;
+    comm_engine_t engine;
     comm_env_t env;
     char name[96];
     void *impl;                /* the engine's state */

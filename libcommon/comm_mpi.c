@@ -1,12 +1,13 @@
 /* comm_mpi.c - the MPI engine: collectives on host memory; device buffers
  * travel through host staging buffers (be_download, MPI, be_upload), so it
- * serves any backend. Gradient buckets are reduced by a reducer thread:
- * the main thread stages each bucket as it is started and goes on
- * computing, the thread reduces the staged buckets in order (the only MPI
- * caller while a reduction is in progress: MPI_THREAD_SERIALIZED), and the
- * main thread uploads the results when it needs a staging buffer back or
- * waits. Only the main thread touches device memory. libmpi is loaded when
- * a job needs it. */
+ * serves any backend. Gradient buckets started during the backward pass
+ * are reduced by a reducer thread: the main thread stages each one and goes
+ * on computing, the thread reduces the staged buckets in order (the only
+ * MPI caller while it has work: MPI_THREAD_SERIALIZED), and the main thread
+ * uploads the results when it needs a staging buffer back or waits. The
+ * buckets started at the end of the pass are reduced by the main thread
+ * itself, after the thread's. Only the main thread touches device memory.
+ * libmpi is loaded when a job needs it. */
 #include "comm_internal.h"
 
 #include <dlfcn.h>
@@ -34,7 +35,7 @@ typedef struct {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int quit;
+    int quit, running;            /* the thread starts with the first overlapped bucket */
 } mpi_t;
 
 static mpi_api_t api;
@@ -103,6 +104,24 @@ static void mpi_bcast(comm_t *c, void *buf, size_t bytes, int root, int on_devic
     }
 }
 
+/* The collective of one staged piece. */
+static void reduce_piece(comm_t *c, piece_t *p) {
+    int rc = p->root < 0 ? api.Allreduce(MPI_IN_PLACE, p->host, (int)p->n, api.float32, api.sum, api.world)
+             : p->root == c->env.rank
+                 ? api.Reduce(MPI_IN_PLACE, p->host, (int)p->n, api.float32, api.sum, p->root, api.world)
+                 : api.Reduce(p->host, NULL, (int)p->n, api.float32, api.sum, p->root, api.world);
+    check(rc, "reduction of gradients");
+}
+
+/* Scale a reduced piece and put it back where this rank receives it. */
+static void put_back(comm_t *c, piece_t *p) {
+    if (p->root >= 0 && p->root != c->env.rank) return;
+    float *h = p->host, scale = p->scale; /* locals: a store to h[i] could alias p->scale */
+    if (scale != 1.0f)
+        for (size_t i = 0; i < p->n; i++) h[i] *= scale;
+    be_upload(p->dev, h, p->n * sizeof(float));
+}
+
 /* The reducer thread: reduce the staged pieces in order. */
 static void *reducer(void *arg) {
     comm_t *c = arg;
@@ -113,11 +132,7 @@ static void *reducer(void *arg) {
         if (m->reduced == m->started) break;
         piece_t *p = &m->q[m->reduced % STAGES];
         pthread_mutex_unlock(&m->mu);
-        int rc = p->root < 0 ? api.Allreduce(MPI_IN_PLACE, p->host, (int)p->n, api.float32, api.sum, api.world)
-                 : p->root == c->env.rank
-                     ? api.Reduce(MPI_IN_PLACE, p->host, (int)p->n, api.float32, api.sum, p->root, api.world)
-                     : api.Reduce(p->host, NULL, (int)p->n, api.float32, api.sum, p->root, api.world);
-        check(rc, "reduction of gradients");
+        reduce_piece(c, p);
         pthread_mutex_lock(&m->mu);
         m->reduced++;
         pthread_cond_broadcast(&m->cv);
@@ -132,30 +147,38 @@ static void finish_one(comm_t *c) {
     pthread_mutex_lock(&m->mu);
     while (m->reduced == m->done) pthread_cond_wait(&m->cv, &m->mu);
     pthread_mutex_unlock(&m->mu);
-    piece_t *p = &m->q[m->done % STAGES];
-    if (p->root < 0 || p->root == c->env.rank) {
-        if (p->scale != 1.0f)
-            for (size_t i = 0; i < p->n; i++) p->host[i] *= p->scale;
-        be_upload(p->dev, p->host, p->n * sizeof(float));
-    }
+    put_back(c, &m->q[m->done % STAGES]);
     m->done++;
-}
-
-static void mpi_reduce(comm_t *c, float *dev, size_t n, int root, float scale) {
-    mpi_t *m = c->impl;
-    if (m->started - m->done == STAGES) finish_one(c);
-    piece_t *p = &m->q[m->started % STAGES];
-    p->dev = dev, p->n = n, p->root = root, p->scale = scale;
-    be_download(p->host, dev, n * sizeof(float));
-    pthread_mutex_lock(&m->mu);
-    m->started++;
-    pthread_cond_broadcast(&m->cv);
-    pthread_mutex_unlock(&m->mu);
 }
 
 static void mpi_wait(comm_t *c) {
     mpi_t *m = c->impl;
     while (m->done < m->started) finish_one(c);
+}
+
+/* A piece the caller waits for anyway (now) is reduced here once the
+ * thread has finished the earlier ones (handing it over was measured
+ * slower); the others go to the thread. */
+static void mpi_reduce(comm_t *c, float *dev, size_t n, int root, float scale, int now) {
+    mpi_t *m = c->impl;
+    if (now) mpi_wait(c);
+    else if (m->started - m->done == STAGES) finish_one(c);
+    if (!now && !m->running) { /* only then: an idle thread alone made the reductions after the pass slower */
+        if (pthread_create(&m->thread, NULL, reducer, c) != 0) die("cannot start the MPI reducer thread");
+        m->running = 1;
+    }
+    piece_t *p = &m->q[m->started % STAGES];
+    *p = (piece_t){.host = p->host, .dev = dev, .n = n, .root = root, .scale = scale};
+    be_download(p->host, dev, n * sizeof(float));
+    if (now) {
+        reduce_piece(c, p);
+        put_back(c, p);
+        return;
+    }
+    pthread_mutex_lock(&m->mu);
+    m->started++;
+    pthread_cond_broadcast(&m->cv);
+    pthread_mutex_unlock(&m->mu);
 }
 
 static void mpi_sum(comm_t *c, double *x, int n) {
@@ -168,7 +191,7 @@ static void mpi_close(comm_t *c) {
     m->quit = 1;
     pthread_cond_broadcast(&m->cv);
     pthread_mutex_unlock(&m->mu);
-    pthread_join(m->thread, NULL);
+    if (m->running) pthread_join(m->thread, NULL);
     pthread_mutex_destroy(&m->mu);
     pthread_cond_destroy(&m->cv);
     for (int i = 0; i < STAGES; i++) free(m->q[i].host);
@@ -189,5 +212,4 @@ void comm_mpi_open(comm_t *c) {
     pthread_cond_init(&m->cv, NULL);
     c->impl = m;
     c->ops = &MPI_OPS;
-    if (pthread_create(&m->thread, NULL, reducer, c) != 0) die("cannot start the MPI reducer thread");
 }

@@ -91,7 +91,7 @@ static void nccl_bcast(comm_t *c, void *buf, size_t bytes, int root, int on_devi
 
 /* Queue one bucket on the communication stream after the compute so far
  * (which produced it); the compute stream goes on. */
-static void nccl_reduce(comm_t *c, float *dev, size_t count, int root, float scale) {
+static void nccl_reduce(comm_t *c, float *dev, size_t count, int root, float scale, int now) {
     nccl_t *n = c->impl;
     ncclRedOp_t op; /* may be destroyed once the call that uses it has returned */
     nccl_check(ncclRedOpCreatePreMulSum(&op, &scale, ncclFloat, ncclScalarHostImmediate, n->comm), "scaled sum");

@@ -59,18 +59,20 @@ has global_batch_saved "$T/two/checkpoint-20/trainer_state.json" '"global_batch"
 # after it; and ZeRO-1 (2 shards of 34128 floats, the pieces of the buckets
 # reduced to their owners)
 two=("${mpi2[@]}" blip-train "${tiny[@]}" --set batch_size=4)
-ok overlap_small_buckets "${two[@]}" --bucket-mb 0.001 -o "$T/ov" "$T/sh/train"
+ok overlap_small_buckets "${two[@]}" --overlap on --bucket-mb 0.001 -o "$T/ov" "$T/sh/train"
 has overlap_logged "$T/ov/log.txt" '0.001 MiB buckets overlapped with the backward pass'
-ok no_overlap "${two[@]}" --no-overlap -o "$T/no" "$T/sh/train"
+ok no_overlap "${two[@]}" --overlap off -o "$T/no" "$T/sh/train"
+has no_overlap_by_default_on_mpi "$T/two/log.txt" '25 MiB buckets after the backward pass'
 identical overlap_bit_identical "$T/no" "$T/ov"
 identical overlap_same_as_with_validation "$T/two" "$T/ov"
-ok zero1 "${two[@]}" --zero 1 --bucket-mb 0.001 -o "$T/z" "$T/sh/train"
+ok zero1 "${two[@]}" --zero 1 --overlap on --bucket-mb 0.001 -o "$T/z" "$T/sh/train"
 has zero1_logged "$T/z/log.txt" 'rank 0 of 2, .*ZeRO-1'
 identical zero1_bit_identical "$T/no" "$T/z"
-ok zero1_no_overlap "${two[@]}" --zero 1 --no-overlap -o "$T/zn" "$T/sh/train"
+ok zero1_no_overlap "${two[@]}" --zero 1 -o "$T/zn" "$T/sh/train"
 identical zero1_no_overlap_bit_identical "$T/no" "$T/zn"
 exits bad_zero 2 blip-train "${tiny[@]}" --zero 2 -o "$T/e" "$T/sh/train"
 exits bad_bucket 2 blip-train "${tiny[@]}" --bucket-mb 0 -o "$T/e" "$T/sh/train"
+exits bad_overlap 2 blip-train "${tiny[@]}" --overlap yes -o "$T/e" "$T/sh/train"
 
 # 2 ranks (device buffers only through the backend) to step 10, then 1 rank
 # accumulating 2 batches of 4; and 1 rank to step 10, then 2 ranks
