@@ -27,8 +27,8 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -fno-math-errno -pthread -fopenmp -M
              -Ilibcommon -Ikernels $(PKG_CFLAGS) $(CFLAGS)
 
 # Debian packages behind the pkg-config modules the build needs.
-PKGS      = libturbojpeg libpng jansson libzstd libutf8proc openblas ompi-c
-DEB_PKGS  = pkg-config libturbojpeg0-dev libpng-dev libjansson-dev libzstd-dev \
+PKGS      = libturbojpeg libjpeg libpng jansson libzstd libutf8proc openblas ompi-c
+DEB_PKGS  = pkg-config libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libjansson-dev libzstd-dev \
             libutf8proc-dev libopenblas-dev libopenmpi-dev openmpi-bin
 # Recursive (=) so pkg-config runs only when a recipe needs it, after `deps`.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -1,4 +1,5 @@
-/* image.c - decode JPEG/PNG into RGB8 like PIL's convert('RGB'); encode JPEG. */
+/* image.c - decode JPEG (libjpeg-turbo's libjpeg API, whole or a window) and
+ * PNG into RGB8 like PIL's convert('RGB'); encode JPEG (TurboJPEG). */
 #include "image.h"
 
 #include <png.h>
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jpeglib.h>
 #include <turbojpeg.h>
 
 #include "err.h"
@@ -35,7 +37,31 @@ void image_free(image_t *im) {
     im->w = im->h = 0;
 }
 
-/* ---- JPEG ---------------------------------------------------------------- */
+/* ---- JPEG decode (libjpeg API of libjpeg-turbo) ---------------------------- */
+
+/* Columns dropped at a cropped decode's left and right edges: libjpeg
+ * upsamples the chroma of a cropped row's outermost pixels as at an image
+ * edge (with 2x fancy upsampling the outer pixel takes only its own chroma
+ * sample), so they may differ from a whole decode's; further in they match
+ * (tests/unit/test_image.c checks random windows). One column differs with
+ * libjpeg-turbo 2.1; two leave room. */
+#define JPEG_CROP_EDGE 2
+
+typedef struct {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jmp;
+    char msg[JMSG_LENGTH_MAX];
+} jpeg_errors;
+
+static void jpeg_on_error(j_common_ptr ci) {
+    jpeg_errors *e = (jpeg_errors *)ci->err;
+    ci->err->format_message(ci, e->msg);
+    longjmp(e->jmp, 1);
+}
+
+/* Warnings (corrupt entropy data that libjpeg decodes around, as PIL does)
+ * and trace messages stay quiet. */
+static void jpeg_on_message(j_common_ptr ci, int level) { UNUSED(ci); UNUSED(level); }
 
 /* A complete JPEG ends with EOI (FF D9), possibly followed by padding. */
 static int jpeg_has_eoi(const uint8_t *p, size_t n) {
@@ -54,45 +80,104 @@ static uint8_t cmyk_channel(int s, int s_k) {
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* Output size for a decode at scale num/8 (TurboJPEG rounds up). */
+/* Output size for a decode at scale num/8 (libjpeg rounds up). */
 static int scaled(int v, int num) { return (v * num + 7) / 8; }
 
-static int decode_jpeg(const uint8_t *buf, size_t n, int min_w, int min_h, image_t *out, char *err, size_t errlen) {
-    tjhandle tj = tjInitDecompress();
-    if (!tj) return errf(err, errlen, "cannot start the JPEG decoder");
-    int w, h, subsamp, cs, rc = -1;
-    if (tjDecompressHeader3(tj, buf, (unsigned long)n, &w, &h, &subsamp, &cs) != 0) {
-        errf(err, errlen, "bad JPEG: %s", tjGetErrorStr2(tj));
-        goto done;
+/* The span [*a, *b) of a length-`to` axis that covers [lo, lo + len) of the
+ * same axis at length `from` however the scaling rounds (the start scaled
+ * down, the end up and one more), widened by `margin` and clamped. */
+static void scale_span(int lo, int len, int from, int to, int margin, int *a, int *b) {
+    int64_t s = (int64_t)lo * to / from, e = ((int64_t)(lo + len) * to + from - 1) / from + 1;
+    *a = (int)(s - margin < 0 ? 0 : s - margin);
+    *b = (int)(e + margin > to ? to : e + margin);
+}
+
+enum { JPEG_STRIP = 16 }; /* rows asked of libjpeg at a time */
+
+/* Rows [y0, y1) of the started decode, cw pixels wide, into im: the w = im->w
+ * pixels of each from decoded column lo on, as [y1 - y0, w, 3]. RGB rows are
+ * decoded in place into im->px (allocated for cw columns) and moved left
+ * while in cache; CMYK rows go through `strip` (JPEG_STRIP rows of cw x 4). */
+static void jpeg_read_rows(struct jpeg_decompress_struct *ci, int y0, int y1, int cw, int lo, uint8_t *strip,
+                           image_t *im) {
+    if (y0 > 0) jpeg_skip_scanlines(ci, (JDIMENSION)y0);
+    int w = im->w, ch = strip ? 4 : 3;
+    JSAMPROW rows[JPEG_STRIP];
+    while ((int)ci->output_scanline < y1) {
+        int y = (int)ci->output_scanline - y0, k = 0;
+        for (; k < JPEG_STRIP && y + k < y1 - y0; k++)
+            rows[k] = strip ? strip + (size_t)k * cw * 4 : im->px + (size_t)(y + k) * cw * 3;
+        int got = (int)jpeg_read_scanlines(ci, rows, (JDIMENSION)k);
+        for (int j = 0; j < got && (strip || w < cw); j++) {
+            const uint8_t *src = rows[j] + (size_t)lo * ch;
+            uint8_t *dst = im->px + (size_t)(y + j) * w * 3;
+            if (!strip) memmove(dst, src, (size_t)w * 3);
+            else
+                for (int i = 0; i < w; i++)
+                    for (int c = 0; c < 3; c++) dst[3 * i + c] = cmyk_channel(src[4 * i + c], src[4 * i + 3]);
+        }
     }
-    if (!jpeg_has_eoi(buf, n)) {
-        errf(err, errlen, "truncated JPEG (no end-of-image marker)");
-        goto done;
+}
+
+/* Decode (see image_decode_part); header_only: only out->full_w/h, at full
+ * size. Only the rows down to the window's last are entropy-decoded, so a
+ * cropped decode does not see corrupt data below the window. */
+static int decode_jpeg(const uint8_t *buf, size_t n, int min_w, int min_h, const image_rect_t *win, int header_only,
+                       image_part_t *out, char *err, size_t errlen) {
+    struct jpeg_decompress_struct ci;
+    jpeg_errors je;
+    uint8_t *volatile cmyk = NULL; /* CMYK rows; survives longjmp */
+    ci.err = jpeg_std_error(&je.mgr);
+    je.mgr.error_exit = jpeg_on_error;
+    je.mgr.emit_message = jpeg_on_message;
+    if (setjmp(je.jmp)) {
+        jpeg_destroy_decompress(&ci);
+        free(cmyk);
+        image_free(&out->im);
+        return errf(err, errlen, "bad JPEG: %s", je.msg);
+    }
+    jpeg_create_decompress(&ci);
+    jpeg_mem_src(&ci, buf, (unsigned long)n);
+    jpeg_read_header(&ci, TRUE);
+    int W = (int)ci.image_width, H = (int)ci.image_height;
+    out->full_w = W;
+    out->full_h = H;
+    int complete = jpeg_has_eoi(buf, n);
+    if (!complete || header_only) {
+        jpeg_destroy_decompress(&ci);
+        return complete ? 0 : errf(err, errlen, "truncated JPEG (no end-of-image marker)");
     }
     int num = 1;
-    while (num < 8 && (scaled(w, num) < min_w || scaled(h, num) < min_h)) num++;
-    w = scaled(w, num);
-    h = scaled(h, num);
-    image_alloc(out, w, h);
-    int cmyk = cs == TJCS_CMYK || cs == TJCS_YCCK;
-    uint8_t *dst = cmyk ? xmalloc((size_t)w * h * 4) : out->px;
-    if (tjDecompress2(tj, buf, (unsigned long)n, dst, w, 0, h, cmyk ? TJPF_CMYK : TJPF_RGB, 0) != 0 &&
-        tjGetErrorCode(tj) == TJERR_FATAL) {
-        errf(err, errlen, "bad JPEG: %s", tjGetErrorStr2(tj));
-        if (cmyk) free(dst);
-        image_free(out);
-        goto done;
+    while (num < 8 && (scaled(W, num) < min_w || scaled(H, num) < min_h)) num++;
+    ci.scale_num = (unsigned)num;
+    ci.scale_denom = 8;
+    int four = ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK;
+    ci.out_color_space = four ? JCS_CMYK : JCS_EXT_RGB;
+    jpeg_start_decompress(&ci);
+    int sw = (int)ci.output_width, sh = (int)ci.output_height, x0 = 0, x1 = sw, y0 = 0, y1 = sh;
+    if (win) {
+        scale_span(win->x, win->w, W, sw, JPEG_CROP_EDGE, &x0, &x1);
+        scale_span(win->y, win->h, H, sh, 0, &y0, &y1);
     }
-    if (cmyk) {
-        for (size_t i = 0, np = (size_t)w * h; i < np; i++)
-            for (int c = 0; c < 3; c++) out->px[3 * i + c] = cmyk_channel(dst[4 * i + c], dst[4 * i + 3]);
-        free(dst);
+    JDIMENSION cx = (JDIMENSION)x0, cw = (JDIMENSION)(x1 - x0);
+    int lo = 0, hi = 0; /* columns decoded but dropped, left and right */
+    if (x1 - x0 < sw) {
+        jpeg_crop_scanline(&ci, &cx, &cw); /* moves cx left to an iMCU boundary */
+        lo = cx > 0 ? JPEG_CROP_EDGE : 0;
+        hi = (int)(cx + cw) < sw ? JPEG_CROP_EDGE : 0;
     }
-    rc = 0;
-done:
-    tjDestroy(tj);
-    return rc;
+    *out = (image_part_t){.x = (int)cx + lo, .y = y0, .full_w = sw, .full_h = sh};
+    image_alloc(&out->im, (int)cw, y1 - y0); /* room for the rows as decoded */
+    out->im.w = (int)cw - lo - hi;
+    if (four) cmyk = xmalloc((size_t)JPEG_STRIP * cw * 4);
+    jpeg_read_rows(&ci, y0, y1, (int)cw, lo, cmyk, &out->im);
+    if (y1 == sh) jpeg_finish_decompress(&ci); /* the rest of the stream, as a whole decode reads it */
+    jpeg_destroy_decompress(&ci);
+    free(cmyk);
+    return 0;
 }
+
+/* ---- JPEG encode (TurboJPEG) ---------------------------------------------- */
 
 uint8_t *image_encode_jpeg(const image_t *im, int quality, int flags, size_t *len) {
     tjhandle tj = tjInitCompress();
@@ -191,13 +276,25 @@ static int decode_png(const uint8_t *buf, size_t n, image_t *out, int header_onl
 
 /* ---- dispatch ------------------------------------------------------------ */
 
-int image_decode_scaled(const void *buf, size_t n, int min_w, int min_h, image_t *out, char *err, size_t errlen) {
+int image_decode_part(const void *buf, size_t n, int min_w, int min_h, const image_rect_t *win, image_part_t *out,
+                      char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
+    int rc;
     switch (image_format(buf, n)) {
-    case IMG_JPEG: return decode_jpeg(buf, n, min_w, min_h, out, err, errlen);
-    case IMG_PNG: return decode_png(buf, n, out, 0, err, errlen);
+    case IMG_JPEG: return decode_jpeg(buf, n, min_w, min_h, win, 0, out, err, errlen);
+    case IMG_PNG: rc = decode_png(buf, n, &out->im, 0, err, errlen); break;
     default: return errf(err, errlen, "not a JPEG or PNG image");
     }
+    out->full_w = out->im.w;
+    out->full_h = out->im.h;
+    return rc;
+}
+
+int image_decode_scaled(const void *buf, size_t n, int min_w, int min_h, image_t *out, char *err, size_t errlen) {
+    image_part_t p;
+    int rc = image_decode_part(buf, n, min_w, min_h, NULL, &p, err, errlen);
+    *out = p.im;
+    return rc;
 }
 
 int image_decode(const void *buf, size_t n, image_t *out, char *err, size_t errlen) {
@@ -205,22 +302,18 @@ int image_decode(const void *buf, size_t n, image_t *out, char *err, size_t errl
 }
 
 int image_probe(const void *buf, size_t n, int *w, int *h, char *err, size_t errlen) {
-    image_t im = {0};
+    image_part_t p = {0};
     int rc;
     switch (image_format(buf, n)) {
-    case IMG_JPEG: {
-        tjhandle tj = tjInitDecompress();
-        int subsamp, cs;
-        rc = tjDecompressHeader3(tj, buf, (unsigned long)n, &im.w, &im.h, &subsamp, &cs);
-        if (rc != 0) errf(err, errlen, "bad JPEG: %s", tjGetErrorStr2(tj));
-        else if (!jpeg_has_eoi(buf, n)) rc = errf(err, errlen, "truncated JPEG (no end-of-image marker)");
-        tjDestroy(tj);
+    case IMG_JPEG: rc = decode_jpeg(buf, n, 0, 0, NULL, 1, &p, err, errlen); break;
+    case IMG_PNG:
+        rc = decode_png(buf, n, &p.im, 1, err, errlen);
+        p.full_w = p.im.w;
+        p.full_h = p.im.h;
         break;
-    }
-    case IMG_PNG: rc = decode_png(buf, n, &im, 1, err, errlen); break;
     default: rc = errf(err, errlen, "not a JPEG or PNG image");
     }
-    *w = im.w;
-    *h = im.h;
+    *w = p.full_w;
+    *h = p.full_h;
     return rc;
 }

@@ -1,4 +1,4 @@
-/* image.h - image decode to RGB8 (TurboJPEG, libpng) and JPEG encode.
+/* image.h - image decode to RGB8 (libjpeg-turbo, libpng) and JPEG encode.
  *
  * Every input becomes interleaved 8-bit RGB, as PIL's Image.convert('RGB')
  * gives it (what BLIP's data loaders do):
@@ -33,6 +33,25 @@ int image_decode(const void *buf, size_t n, image_t *out, char *err, size_t errl
  * output is at least min_w x min_h (never larger than full size); other
  * formats decode at full size. Returns 0 or -1 with err. */
 int image_decode_scaled(const void *buf, size_t n, int min_w, int min_h, image_t *out, char *err, size_t errlen);
+/* A rectangle of an image, in its pixels. */
+typedef struct {
+    int x, y, w, h;
+} image_rect_t;
+
+/* Part of a decoded image: im holds columns [x, x + im.w) and rows
+ * [y, y + im.h) of the image decoded at full_w x full_h. */
+typedef struct {
+    image_t im;
+    int x, y, full_w, full_h;
+} image_part_t;
+
+/* Decode at the scale image_decode_scaled picks for min_w x min_h, and of a
+ * JPEG only the part that covers the window win (in full-size pixels; NULL:
+ * the whole image) however it maps onto the scaled image (the scaled start
+ * rounded down, the end up, and one more pixel), every pixel the same as in
+ * the whole decode. Other formats decode whole. Returns 0, or -1 with err. */
+int image_decode_part(const void *buf, size_t n, int min_w, int min_h, const image_rect_t *win, image_part_t *out,
+                      char *err, size_t errlen);
 /* Width and height from the header only (all markers up to the first scan
  * parsed; a JPEG must also end with its end-of-image marker). Returns 0 or
  * -1 with err. */

@@ -73,6 +73,18 @@ typedef struct {
     uint64_t first;
 } job_t;
 
+/* The crop c, drawn on the record's width x height, in the pixels of the
+ * decoded part p (mapped onto the decode's scale by crop_rescale). The part
+ * covers it unless the record's size is not the image's. */
+static crop_t crop_in_part(const shard_record_t *rec, crop_t c, const image_part_t *p) {
+    image_t full = {.w = p->full_w, .h = p->full_h};
+    crop_t s = crop_rescale(c, (int)rec->width, (int)rec->height, &full);
+    if (s.x < p->x || s.y < p->y || s.x + s.w > p->x + p->im.w || s.y + s.h > p->y + p->im.h)
+        die("image %lld (%s): the shard says %ux%u, the image is not that size", (long long)rec->image_id,
+            rec->file_name, rec->width, rec->height);
+    return (crop_t){s.x - p->x, s.y - p->y, s.w, s.h};
+}
+
 static void make_sample(void *ctx, size_t i, int worker) {
     job_t *j = ctx;
     loader_t *l = j->l;
@@ -84,29 +96,31 @@ static void make_sample(void *ctx, size_t i, int worker) {
     shard_get(l->shards, rec_i, rec);
     rng_t r;
     rng_init(&r, l->cfg.seed, rng_mix(l->epoch, pos));
-    image_t src, im;
+    image_part_t src;
+    image_t im;
     char err[256];
     int rc;
     if (l->cfg.train) {
-        crop_t c = random_resized_crop(&r, (int)rec->width, (int)rec->height, l->aug.min_scale, 1.0, 3.0 / 4.0,
-                                       4.0 / 3.0);
-        /* decode no larger than the crop needs to still reach S x S */
-        int min_w = (int)ceil((double)S * rec->width / c.w), min_h = (int)ceil((double)S * rec->height / c.h);
-        rc = image_decode_scaled(rec->image, rec->image_len, min_w, min_h, &src, err, sizeof err);
-        if (rc == 0)
-            train_transform(&src, crop_rescale(c, (int)rec->width, (int)rec->height, &src), S, &l->aug, &r, &im);
+        int W = (int)rec->width, H = (int)rec->height;
+        crop_t c = random_resized_crop(&r, W, H, l->aug.min_scale, 1.0, 3.0 / 4.0, 4.0 / 3.0);
+        /* decode no larger than the crop needs to still reach S x S, and
+         * only the part of the image around the crop */
+        int min_w = (int)ceil((double)S * W / c.w), min_h = (int)ceil((double)S * H / c.h);
+        rc = image_decode_part(rec->image, rec->image_len, min_w, min_h, &(image_rect_t){c.x, c.y, c.w, c.h}, &src,
+                               err, sizeof err);
+        if (rc == 0) train_transform(&src.im, crop_in_part(rec, c, &src), S, &l->aug, &r, &im);
         j->s->texts[i] = xstrdup(rec->caps[l->pair_cap[idx]].text);
     } else {
-        rc = image_decode(rec->image, rec->image_len, &src, err, sizeof err);
+        rc = image_decode(rec->image, rec->image_len, &src.im, err, sizeof err);
         if (rc == 0) {
             image_alloc(&im, S, S);
-            resize_rgb8(&src, 0, 0, src.w, src.h, &im, RESAMPLE_BICUBIC);
+            resize_rgb8(&src.im, 0, 0, src.im.w, src.im.h, &im, RESAMPLE_BICUBIC);
         }
     }
     if (rc != 0) die("image %lld (%s): %s", (long long)rec->image_id, rec->file_name, err);
     normalize_chw(&im, j->s->b.pixels + i * 3 * (size_t)S * S);
     j->s->b.image_ids[i] = rec->image_id;
-    image_free(&src);
+    image_free(&src.im);
     image_free(&im);
 }
 

@@ -1,11 +1,16 @@
 /* test_image.c - decoding every image kind to RGB8 and resampling, against
- * Pillow's output (fixtures from tests/ref/make_image_fixtures.py). */
+ * Pillow's output (fixtures from tests/ref/make_image_fixtures.py); a JPEG
+ * decoded in part against the whole decode. */
 #include "test.h"
 
+#include <turbojpeg.h>
+
+#include "augment.h"
 #include "err.h"
 #include "fileio.h"
 #include "image.h"
 #include "resize.h"
+#include "rng.h"
 
 #define FIX "tests/fixtures/image/"
 
@@ -109,6 +114,8 @@ TEST(bad_images_are_errors_not_crashes) {
     char *jpg = read_file(FIX "jpeg_rgb.jpg", &n);
     CHECK(image_decode(jpg, n / 2, &im, err, sizeof err) != 0);
     CHECK(strstr(err, "truncated") != NULL);
+    int w, h;
+    CHECK(image_probe(jpg, n / 2, &w, &h, err, sizeof err) != 0 && strstr(err, "truncated") != NULL);
     CHECK(image_decode(jpg, 10, &im, err, sizeof err) != 0);
     CHECK(image_decode("hello world", 11, &im, err, sizeof err) != 0);
     CHECK(image_decode(jpg, 0, &im, err, sizeof err) != 0);
@@ -147,4 +154,85 @@ TEST(jpeg_encode_round_trip) {
         free(jpg);
     }
     image_free(&src);
+}
+
+/* A JPEG of a w x h picture with soft gradients, hard colour edges (where
+ * chroma upsampling shows) and noise, encoded by TurboJPEG with the given
+ * subsampling (TJSAMP_*; TJSAMP_GRAY from gray input, CMYK input for YCCK). */
+static uint8_t *test_jpeg(int w, int h, int samp, int cmyk, int progressive, size_t *len) {
+    int ch = samp == TJSAMP_GRAY ? 1 : cmyk ? 4 : 3;
+    uint8_t *px = xmalloc((size_t)w * h * ch);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < ch; c++) {
+                int edge = ((x / (5 + c)) + (y / (7 - c))) % 2 ? 90 : 0;
+                int noise = (int)((uint32_t)(x * 73856093u ^ y * 19349663u ^ c * 83492791u) % 41u);
+                px[((size_t)y * w + x) * ch + c] = (uint8_t)((x * 255 / w + y * (c + 1) * 97 / h + edge + noise) & 255);
+            }
+    tjhandle tj = tjInitCompress();
+    unsigned char *jpeg = NULL;
+    unsigned long jlen = 0;
+    int pf = ch == 1 ? TJPF_GRAY : ch == 4 ? TJPF_CMYK : TJPF_RGB;
+    int rc = tjCompress2(tj, px, w, 0, h, pf, &jpeg, &jlen, samp, 92, progressive ? TJFLAG_PROGRESSIVE : 0);
+    CHECK_MSG(rc == 0, "encode: %s", tjGetErrorStr2(tj));
+    uint8_t *copy = xmalloc(jlen);
+    memcpy(copy, jpeg, jlen);
+    tjFree(jpeg);
+    tjDestroy(tj);
+    free(px);
+    *len = jlen;
+    return copy;
+}
+
+/* Every pixel of a part decode equals the whole decode's at the same scale,
+ * and the part covers the window as crop_rescale maps it (the loader's use),
+ * for random windows and DCT scales over every subsampling and odd sizes. */
+TEST(jpeg_part_decode_equals_the_whole_decode) {
+    static const struct { const char *name; int samp, cmyk, progressive; } kinds[] = {
+        {"4:2:0", TJSAMP_420, 0, 0}, {"4:2:2", TJSAMP_422, 0, 0}, {"4:4:0", TJSAMP_440, 0, 0},
+        {"4:4:4", TJSAMP_444, 0, 0}, {"4:1:1", TJSAMP_411, 0, 0}, {"gray", TJSAMP_GRAY, 0, 0},
+        {"progressive 4:2:0", TJSAMP_420, 0, 1}, {"progressive gray", TJSAMP_GRAY, 0, 1},
+        {"CMYK (YCCK 4:2:0)", TJSAMP_420, 1, 0},
+    };
+    static const int sizes[][2] = {{97, 61}, {33, 250}, {331, 247}};
+    rng_t r;
+    rng_init(&r, 11, 0);
+    for (size_t k = 0; k < ARRAY_LEN(kinds); k++)
+        for (size_t z = 0; z < ARRAY_LEN(sizes); z++) {
+            int W = sizes[z][0], H = sizes[z][1], bad = 0, cropped = 0, trials = 60;
+            size_t n;
+            uint8_t *jpg = test_jpeg(W, H, kinds[k].samp, kinds[k].cmyk, kinds[k].progressive, &n);
+            char err[256];
+            for (int t = 0; t < trials && !bad; t++) {
+                int min_w = 1 + (int)rng_below(&r, (uint32_t)W), min_h = 1 + (int)rng_below(&r, (uint32_t)H);
+                image_rect_t win;
+                win.x = (int)rng_below(&r, (uint32_t)W);
+                win.y = (int)rng_below(&r, (uint32_t)H);
+                win.w = 1 + (int)rng_below(&r, (uint32_t)(W - win.x));
+                win.h = 1 + (int)rng_below(&r, (uint32_t)(H - win.y));
+                image_t whole;
+                image_part_t part;
+                CHECK(image_decode_scaled(jpg, n, min_w, min_h, &whole, err, sizeof err) == 0);
+                CHECK(image_decode_part(jpg, n, min_w, min_h, &win, &part, err, sizeof err) == 0);
+                CHECK(part.full_w == whole.w && part.full_h == whole.h);
+                crop_t c = crop_rescale((crop_t){win.x, win.y, win.w, win.h}, W, H, &whole);
+                bad |= !(part.x <= c.x && part.y <= c.y && c.x + c.w <= part.x + part.im.w &&
+                         c.y + c.h <= part.y + part.im.h && part.x + part.im.w <= whole.w &&
+                         part.y + part.im.h <= whole.h);
+                cropped += part.im.w < whole.w || part.im.h < whole.h;
+                for (int y = 0; y < part.im.h && !bad; y++) {
+                    const uint8_t *a = part.im.px + (size_t)y * part.im.w * 3;
+                    const uint8_t *b = whole.px + ((size_t)(part.y + y) * whole.w + part.x) * 3;
+                    bad |= memcmp(a, b, (size_t)part.im.w * 3) != 0;
+                }
+                CHECK_MSG(!bad, "%s %dx%d: window %d,%d %dx%d at %dx%d: part %d,%d %dx%d differs or misses it",
+                          kinds[k].name, W, H, win.x, win.y, win.w, win.h, whole.w, whole.h, part.x, part.y,
+                          part.im.w, part.im.h);
+                image_free(&whole);
+                image_free(&part.im);
+            }
+            CHECK_MSG(cropped > trials / 2, "%s %dx%d: only %d of %d decodes were partial", kinds[k].name, W, H,
+                      cropped, trials);
+            free(jpg);
+        }
 }

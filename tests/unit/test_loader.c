@@ -1,8 +1,10 @@
 /* test_loader.c - the data pipeline: epochs visit every pair once, batches
  * do not depend on threads, ranks split global batches exactly, resume
- * reproduces the uninterrupted run, evaluation sees every image once. */
+ * reproduces the uninterrupted run, training samples are the transform of
+ * the whole image, evaluation sees every image once. */
 #include "test.h"
 
+#include <math.h>
 #include <unistd.h>
 
 #include "augment.h"
@@ -10,6 +12,7 @@
 #include "fileio.h"
 #include "loader.h"
 #include "resize.h"
+#include "rng.h"
 
 #define NIMG 23
 #define S 24
@@ -168,6 +171,42 @@ TEST(resume_reproduces_the_rest_of_the_epoch) {
     CHECK(rest.px.n == full.px.n - off && memcmp(rest.px.v, full.px.v + off, rest.px.n * sizeof(float)) == 0);
     free_run(&full);
     free_run(&rest);
+    shard_close(s);
+    tok_free(t);
+}
+
+/* The loader decodes only the part of a JPEG around the crop: every
+ * training sample must still be the train transform of the whole image
+ * decoded at the DCT scale the crop allows (the crop mapped onto it). */
+TEST(train_samples_equal_the_transform_of_the_whole_decode) {
+    tokenizer_t *t = vocab();
+    shard_set_t *s = shard_open(make_shard());
+    loader_cfg_t cfg = train_cfg(t, 1, 2);
+    run_t r = run_epoch(s, cfg, 4, 0);
+    shard_record_t rec = {0};
+    float *want = xmalloc(3 * S * S * sizeof(float));
+    int same = 0, scaled = 0;
+    for (size_t pos = 0; pos < r.ids.n; pos++) {
+        shard_get(s, (size_t)(r.ids.v[pos] - 1000), &rec);
+        rng_t g;
+        rng_init(&g, cfg.seed, rng_mix(4, pos));
+        crop_t c = random_resized_crop(&g, (int)rec.width, (int)rec.height, 0.5, 1.0, 3.0 / 4.0, 4.0 / 3.0);
+        int min_w = (int)ceil((double)S * rec.width / c.w), min_h = (int)ceil((double)S * rec.height / c.h);
+        image_t src, im;
+        char err[128];
+        CHECK(image_decode_scaled(rec.image, rec.image_len, min_w, min_h, &src, err, sizeof err) == 0);
+        scaled += src.w < (int)rec.width;
+        train_transform(&src, crop_rescale(c, (int)rec.width, (int)rec.height, &src), S, &TRAIN_AUG_BLIP, &g, &im);
+        normalize_chw(&im, want);
+        same += memcmp(want, r.px.v + pos * 3 * S * S, 3 * S * S * sizeof(float)) == 0;
+        image_free(&src);
+        image_free(&im);
+    }
+    CHECK_EQ_INT(same, r.ids.n);
+    CHECK(scaled > 0); /* some samples went through a DCT-scaled part */
+    free(want);
+    shard_record_free(&rec);
+    free_run(&r);
     shard_close(s);
     tok_free(t);
 }
