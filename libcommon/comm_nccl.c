@@ -54,7 +54,9 @@ static void begin(nccl_t *n) {
 
 /* Order the compute stream after the communication and wait for it here,
  * polling NCCL's asynchronous errors (a peer that failed), so the watchdog
- * sees a hang as an operation that does not end. */
+ * sees a hang as an operation that does not end. cudaEventQuery's "not
+ * ready" also becomes the thread's last error: cleared here, or the
+ * backend's next launch check (cudaGetLastError) would die of it. */
 static void finish(nccl_t *n, const char *what) {
     cuda_check(cudaEventRecord(n->done, n->stream), "event record");
     if (be_cuda_stream) cuda_check(cudaStreamWaitEvent(be_cuda_stream(), n->done, 0), "stream wait");
@@ -66,6 +68,7 @@ static void finish(nccl_t *n, const char *what) {
             ncclCommAbort(n->comm);
             die("NCCL %s: %s", what, ncclGetErrorString(async));
         }
+        (void)cudaGetLastError();
         usleep(50);
     }
     cuda_check(rc, what);
