@@ -47,6 +47,8 @@ void *be_alloc(size_t bytes) { return be->alloc(bytes); }
 
 const char *be_name(void) { return be->describe(); }
 
+size_t be_attn_state_floats(const attn_shape_t *s) { return be->attn_state_floats(s); }
+
 #define BLIP_OP(name, params, args) void name params { be->name args; }
 #include "ops_list.h"
 #undef BLIP_OP

@@ -67,6 +67,10 @@ void be_open(const char *device, const char *precision);
 void *be_alloc(size_t bytes);
 /* Short description of the backend ("cpu: openblas in 2 openmp threads"). */
 const char *be_name(void);
+/* Floats of the attention state op_attention keeps for its backward at
+ * shape s (at most B*H*Tq*Tk; see op_attention). It grows with B, Tq and
+ * Tk, so a buffer sized for the largest shape serves every smaller one. */
+size_t be_attn_state_floats(const attn_shape_t *s);
 
 /* The ops: void functions declared from the list. */
 #define BLIP_OP(name, params, args) void name params;
@@ -80,6 +84,7 @@ typedef struct {
     /* Called once by be_open() with the precision ("fp32", "bf16") and the
      * device index (-1 when none was given); dies when it cannot serve. */
     void (*open)(const char *precision, int index);
+    size_t (*attn_state_floats)(const attn_shape_t *s);
 #define BLIP_OP(name, params, args) void (*name) params;
 #include "ops_list.h"
 #undef BLIP_OP

@@ -81,22 +81,28 @@ BLIP_OP(op_dropout_backward,
  * need no copy; a zero batch stride means Tq*q_stride resp. Tk*kv_stride).
  * With kv_group g > 1, query batch b reads key/value batch b / g (beams of
  * one image share its cross-attention K/V, like repeat_interleave).
- * out is [B, Tq, H*hd]; probs [B, H, Tq, Tk] keeps the softmax for backward.
+ * out is [B, Tq, H*hd]; state keeps what the backward needs, in a layout
+ * the backend chooses: be_attn_state_floats(s) floats, never more than
+ * B*H*Tq*Tk (the CPU and the GEMM paths keep the probabilities [B, H, Tq,
+ * Tk], undropped; CUDA's fused bf16 kernels keep one log-sum-exp per query
+ * row, [B, H, Tq]).
  * The queries are the last Tq of the Tk positions: key j is visible to
  * query i when (!causal || j <= i + Tk - Tq) and (key_mask == NULL ||
  * key_mask[b*Tk + j] != 0); hidden keys get probability exactly 0 (the same
  * result as adding -10000 or finfo.min to the score). Attention dropout with
  * probability p_drop (seeded, stream per call) applies to the probabilities
- * used for out; probs keeps them undropped. (attn_shape_t is in ops.h.) */
+ * used for out. (attn_shape_t is in ops.h.) */
 BLIP_OP(op_attention,
-        (float *out, float *probs, const float *q, const float *k, const float *v,
+        (float *out, float *state, const float *q, const float *k, const float *v,
          const attn_shape_t *s),
-        (out, probs, q, k, v, s))
-/* dq, dk, dv (same strides as q, k, v) += gradients from dout [B, Tq, H*hd]. */
+        (out, state, q, k, v, s))
+/* dq, dk, dv (same strides as q, k, v) += gradients from dout [B, Tq, H*hd],
+ * given the forward call's out and state (same shape s, kv_group <= 1). */
 BLIP_OP(op_attention_backward,
-        (float *dq, float *dk, float *dv, const float *dout, const float *probs,
-         const float *q, const float *k, const float *v, const attn_shape_t *s),
-        (dq, dk, dv, dout, probs, q, k, v, s))
+        (float *dq, float *dk, float *dv, const float *dout, const float *out,
+         const float *state, const float *q, const float *k, const float *v,
+         const attn_shape_t *s),
+        (dq, dk, dv, dout, out, state, q, k, v, s))
 
 /* ---- embeddings ------------------------------------------------------- */
 

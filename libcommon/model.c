@@ -47,6 +47,13 @@ static size_t take(size_t *cur, size_t n) {
     return off;
 }
 
+/* Floats of the backend's attention state for B x H heads of size hd,
+ * Tq queries over Tk keys (op_attention). */
+static size_t attn_state(size_t B, size_t H, size_t Tq, size_t Tk, size_t hd) {
+    attn_shape_t s = {.B = (int)B, .H = (int)H, .Tq = (int)Tq, .Tk = (int)Tk, .hd = (int)hd};
+    return be_attn_state_floats(&s);
+}
+
 /* Lay out the arena. Without training, every layer shares one set of
  * activations and the residual stream alternates between two buffers. */
 static size_t layout(blip_model_t *m) {
@@ -72,7 +79,7 @@ static size_t layout(blip_model_t *m) {
         v->ln1_m = take(&cur, Nv);
         v->ln1_r = take(&cur, Nv);
         v->qkv = take(&cur, Nv * 3 * C);
-        v->probs = take(&cur, B * Hv * Tv * Tv);
+        v->probs = take(&cur, attn_state(B, Hv, Tv, Tv, C / Hv));
         v->att = take(&cur, Nv * C);
         v->x2 = take(&cur, Nv * C);
         v->ln2 = take(&cur, Nv * C);
@@ -96,7 +103,7 @@ static size_t layout(blip_model_t *m) {
         txt_act_t *t = &a->tl[l];
         if (!keep && l > 0) { *t = a->tl[0]; continue; }
         t->qkv = take(&cur, N * 3 * D);
-        t->probs = take(&cur, B * Ht * T * T);
+        t->probs = take(&cur, attn_state(B, Ht, T, T, D / Ht));
         t->att = take(&cur, N * D);
         t->s1 = take(&cur, N * D);
         t->h1 = take(&cur, N * D);
@@ -104,7 +111,7 @@ static size_t layout(blip_model_t *m) {
         t->r1 = take(&cur, N);
         t->cq = take(&cur, N * D);
         t->ckv = take(&cur, Nv * 2 * D);
-        t->cprobs = take(&cur, B * Ht * T * Tv);
+        t->cprobs = take(&cur, attn_state(B, Ht, T, Tv, D / Ht));
         t->catt = take(&cur, N * D);
         t->s2 = take(&cur, N * D);
         t->h2 = take(&cur, N * D);
@@ -297,8 +304,8 @@ static void vit_backward(blip_model_t *m) {
         op_matmul_backward(At, G(L->proj_w), G(L->proj_b), R, A(v->att), W(L->proj_w), N, C, C);
         op_zero(QKV, 3 * NC);
         attn_shape_t s = vit_attn(m, B, l);
-        op_attention_backward(QKV, QKV + C, QKV + 2 * C, At, A(v->probs), A(v->qkv),
-                              A(v->qkv) + C, A(v->qkv) + 2 * C, &s);
+        op_attention_backward(QKV, QKV + C, QKV + 2 * C, At, A(v->att), A(v->probs),
+                              A(v->qkv), A(v->qkv) + C, A(v->qkv) + 2 * C, &s);
         op_zero(S, NC);
         op_matmul_backward(S, G(L->qkv_w), G(L->qkv_b), QKV, A(v->ln1), W(L->qkv_w), N, C, 3 * C);
         op_layernorm_backward(R, G(L->ln1_w), G(L->ln1_b), S, A(a->vx[l]), W(L->ln1_w),
@@ -461,8 +468,8 @@ static void text_backward(blip_model_t *m) {
         op_zero(Q, ND);
         op_zero(KV, (size_t)Nv * 2 * D);
         attn_shape_t cs = cross_attn(m, l);
-        op_attention_backward(Q, KV, KV + D, At, A(t->cprobs), A(t->cq), A(t->ckv),
-                              A(t->ckv) + D, &cs);
+        op_attention_backward(Q, KV, KV + D, At, A(t->catt), A(t->cprobs), A(t->cq),
+                              A(t->ckv), A(t->ckv) + D, &cs);
         op_matmul_backward(R, G(L->cq_w), G(L->cq_b), Q, A(t->h1), W(L->cq_w), N, D, D);
         op_matmul_backward(A(a->gIMG), G(L->ckv_w), G(L->ckv_b), KV, A(a->post), W(L->ckv_w), Nv,
                            Cv, 2 * D);
@@ -472,8 +479,8 @@ static void text_backward(blip_model_t *m) {
                                 L->ao_b, L->aln_w, L->aln_b, D, drop_stream(m, l, SITE_SELF_OUT));
         op_zero(QKV, 3 * ND);
         attn_shape_t s = self_attn(m, l);
-        op_attention_backward(QKV, QKV + D, QKV + 2 * D, At, A(t->probs), A(t->qkv),
-                              A(t->qkv) + D, A(t->qkv) + 2 * D, &s);
+        op_attention_backward(QKV, QKV + D, QKV + 2 * D, At, A(t->att), A(t->probs),
+                              A(t->qkv), A(t->qkv) + D, A(t->qkv) + 2 * D, &s);
         op_matmul_backward(R, G(L->qkv_w), G(L->qkv_b), QKV, A(a->tx[l]), W(L->qkv_w), N, D, 3 * D);
         ready(m, L->qkv_w);
     }

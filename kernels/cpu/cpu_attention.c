@@ -1,6 +1,7 @@
 /* cpu_attention.c - CPU backend: multi-head attention, (batch, head) pairs
  * in parallel, each as single-threaded BLAS products on strided views of q,
- * k, v with a masked softmax and optional seeded attention dropout. */
+ * k, v with a masked softmax and optional seeded attention dropout. The
+ * attention state is the undropped probabilities [B, H, Tq, Tk]. */
 #include "ops.h"
 
 #include <cblas.h>
@@ -69,6 +70,10 @@ static float *thread_scratch(size_t per) {
     return cpu_scratch(SCR_ATTN, per * (size_t)omp_get_max_threads());
 }
 
+size_t cpu_attn_state_floats(const attn_shape_t *s) {
+    return (size_t)s->B * s->H * s->Tq * s->Tk;
+}
+
 void cpu_op_attention(float *out, float *probs, const float *q, const float *k,
                   const float *v, const attn_shape_t *s) {
     int C = s->H * s->hd;
@@ -91,9 +96,11 @@ void cpu_op_attention(float *out, float *probs, const float *q, const float *k,
     }
 }
 
+/* out is not needed: the probabilities give every term. */
 void cpu_op_attention_backward(float *dq, float *dk, float *dv, const float *dout,
-                           const float *probs, const float *q, const float *k,
-                           const float *v, const attn_shape_t *s) {
+                           const float *out, const float *probs, const float *q,
+                           const float *k, const float *v, const attn_shape_t *s) {
+    (void)out;
     int C = s->H * s->hd, Tq = s->Tq, Tk = s->Tk;
     float scale = 1.0f / sqrtf((float)s->hd);
     size_t per = (size_t)Tq * Tk;

@@ -14,6 +14,8 @@
 void *cpu_alloc(size_t bytes);
 const char *cpu_describe(void);
 void cpu_open(const char *precision, int index);
+/* The probabilities [B, H, Tq, Tk]: B*H*Tq*Tk floats. */
+size_t cpu_attn_state_floats(const attn_shape_t *s);
 
 /* Strict mode (device "cpu-strict"): every buffer from cpu_alloc() is
  * page-aligned and registered; cpu_guard(0) makes all registered buffers

@@ -93,6 +93,7 @@ float *cpu_scratch(int slot, size_t nfloats) {
 
 const backend_t be_cpu = {
     .describe = cpu_describe, .alloc = cpu_alloc, .open = cpu_open,
+    .attn_state_floats = cpu_attn_state_floats,
 #define BLIP_OP(name, params, args) .name = cpu_##name,
 #include "ops_list.h"
 #undef BLIP_OP

@@ -44,6 +44,7 @@ static void *strict_alloc(size_t bytes) {
 
 const backend_t be_cpu_strict = {
     .describe = cpu_describe, .alloc = strict_alloc, .open = strict_open,
+    .attn_state_floats = cpu_attn_state_floats,
 #define BLIP_OP(name, params, args) .name = strict_##name,
 #include "ops_list.h"
 #undef BLIP_OP

@@ -10,58 +10,19 @@
  * g query batches that share a key/value batch are packed as one block of
  * g*Tq query rows. Score rows in scratch are padded to Tkp (a multiple of 8)
  * for aligned bf16 rows; probs keeps the interface's [B, H, Tq, Tk] layout.
- * Results are computed in fixed order: identical run to run. */
-#include <math.h>
-
-#include "cuda_internal.h"
-#include "philox.h"
+ * Results are computed in fixed order: identical run to run. This is the
+ * path of precision fp32 and of the shapes the fused bf16 kernels
+ * (cuda_flash.cu) do not serve; the state is then the probabilities. */
+#include "cuda_attn.cuh"
 
 #define THREADS 256
 #define ROWS_PER_BLOCK (THREADS / 32) /* warp-per-row kernels */
 #define PACK_THREADS 64               /* one head row (hd values) per block */
 
-/* ---- element conversion and dropout ----------------------------------- */
+/* ---- element conversion ------------------------------------------------ */
 
 static __device__ inline void store(float *p, float x) { *p = x; }
 static __device__ inline void store(__nv_bfloat16 *p, float x) { *p = __float2bfloat16_rn(x); }
-
-/* Dropout as cpu_dropout_at: element e of the (seed, stream) sequence keeps
- * when word e % 4 of Philox block e / 4 is >= thresh, and is scaled by 1/(1-p). */
-typedef struct {
-    uint32_t key[2];
-    uint64_t stream;
-    uint32_t thresh;
-    float scale;
-    int on;
-} drop_t;
-
-static drop_t drop_args(float p, uint64_t seed, uint64_t stream) {
-    drop_t d;
-    d.key[0] = (uint32_t)seed;
-    d.key[1] = (uint32_t)(seed >> 32);
-    d.stream = stream;
-    d.thresh = (uint32_t)fmin((double)p * 4294967296.0, 4294967295.0);
-    d.scale = 1.0f / (1.0f - p);
-    d.on = p > 0.0f;
-    return d;
-}
-
-/* Whether element e is kept (always, without dropout). */
-static __device__ inline bool kept(drop_t d, size_t e) {
-    if (!d.on) return true;
-    uint64_t blk = e / 4;
-    uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)(blk >> 32), (uint32_t)d.stream,
-                       (uint32_t)(d.stream >> 32)};
-    uint32_t w[4];
-    philox4x32_10(d.key, ctr, w);
-    int k = (int)(e % 4);
-    return (k == 0 ? w[0] : k == 1 ? w[1] : k == 2 ? w[2] : w[3]) >= d.thresh;
-}
-
-/* x after dropout, given whether its element is kept. */
-static __device__ inline float drop_apply(drop_t d, bool keep, float x) {
-    return !d.on ? x : keep ? x * d.scale : 0.0f;
-}
 
 /* ---- warp reductions (fixed butterfly order: deterministic) ------------ */
 
@@ -275,10 +236,19 @@ static unsigned row_blocks(size_t rows) {
 
 /* ---- the ops ------------------------------------------------------------ */
 
+size_t cuda_attn_state_floats(const attn_shape_t *s) {
+    size_t rows = (size_t)s->B * s->H * s->Tq;
+    return cuda_flash_applies(s) ? rows : rows * s->Tk;
+}
+
 void cuda_op_attention(float *out, float *probs, const float *q, const float *k, const float *v,
                        const attn_shape_t *s) {
     geom_t G = geometry(s);
     if (!G.B || !G.H || !G.Tq || !G.hd) return;
+    if (cuda_flash_applies(s)) {
+        cuda_flash_forward(out, probs, q, k, v, s);
+        return;
+    }
     if (!G.Tk) { /* no keys: every output row is 0, an empty sum */
         size_t n = (size_t)G.B * G.Tq * G.H * G.hd;
         CHECK_CUDA(cudaMemsetAsync(out, 0, n * sizeof(float), cuda.stream));
@@ -313,12 +283,16 @@ void cuda_op_attention(float *out, float *probs, const float *q, const float *k,
 }
 
 void cuda_op_attention_backward(float *dq, float *dk, float *dv, const float *dout,
-                                const float *probs, const float *q, const float *k,
-                                const float *v, const attn_shape_t *s) {
+                                const float *out, const float *probs, const float *q,
+                                const float *k, const float *v, const attn_shape_t *s) {
     if (s->kv_group > 1)
         die("cuda: attention backward with kv_group %d (forward only)", s->kv_group);
     geom_t G = geometry(s);
     if (!G.B || !G.H || !G.Tq || !G.Tk || !G.hd) return;
+    if (cuda_flash_applies(s)) {
+        cuda_flash_backward(dq, dk, dv, dout, out, probs, q, k, v, s);
+        return;
+    }
     size_t es = cuda.bf16 ? sizeof(__nv_bfloat16) : sizeof(float);
     size_t nq = (size_t)G.Z * G.Tq * G.hd, nkv = (size_t)G.Z * G.Tk * G.hd;
     size_t ns = (size_t)G.Z * G.Tq * G.Tkp, rows = (size_t)G.B * G.H * G.Tq;

@@ -71,5 +71,6 @@ static inline unsigned cuda_blocks(size_t n, unsigned threads) {
 void *cuda_alloc(size_t bytes);
 const char *cuda_describe(void);
 void cuda_open(const char *precision, int index);
+size_t cuda_attn_state_floats(const attn_shape_t *s);
 
 #endif

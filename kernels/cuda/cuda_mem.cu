@@ -143,6 +143,7 @@ void cuda_be_sync(void) { CHECK_CUDA(cudaStreamSynchronize(cuda.stream)); }
  * declare it here, and a C++ const would otherwise be file-local. */
 extern "C" const backend_t be_cuda = {
     .describe = cuda_describe, .alloc = cuda_alloc, .open = cuda_open,
+    .attn_state_floats = cuda_attn_state_floats,
 #define BLIP_OP(name, params, args) .name = cuda_##name,
 #include "ops_list.h"
 #undef BLIP_OP

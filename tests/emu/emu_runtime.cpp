@@ -247,11 +247,13 @@ int __syncthreads_or(int predicate) {
     return any;
 }
 
-static double shuffle(unsigned mask, double v, int lane_mask) {
-    if (mask != 0xffffffffu) die("emu: __shfl_xor_sync with a partial mask is not emulated");
+/* Every lane publishes v and reads lane (own lane ^ lane_xor) or, with
+ * lane_xor < 0, lane src_lane. */
+static double shuffle(unsigned mask, double v, int lane_xor, int src_lane) {
+    if (mask != 0xffffffffu) die("emu: a warp shuffle with a partial mask is not emulated");
     fibers[cur].slot = v;
     wait_as(AT_SHUFFLE);
-    int src = (cur & ~31) | ((cur & 31) ^ (lane_mask & 31));
+    int src = (cur & ~31) | (lane_xor >= 0 ? (cur & 31) ^ (lane_xor & 31) : src_lane & 31);
     if (src >= n_threads || fibers[src].state == FINISHED)
         die("emu: thread %d shuffles from lane %d, which does not take part", cur, src);
     double r = fibers[src].slot;
@@ -260,10 +262,13 @@ static double shuffle(unsigned mask, double v, int lane_mask) {
 }
 
 float __shfl_xor_sync(unsigned mask, float v, int lane_mask) {
-    return (float)shuffle(mask, v, lane_mask);
+    return (float)shuffle(mask, v, lane_mask & 31, 0);
 }
 double __shfl_xor_sync(unsigned mask, double v, int lane_mask) {
-    return shuffle(mask, v, lane_mask);
+    return shuffle(mask, v, lane_mask & 31, 0);
+}
+unsigned __shfl_sync(unsigned mask, unsigned v, int src_lane) {
+    return (unsigned)shuffle(mask, v, -1, src_lane);
 }
 
 /* Releases the warps whose live lanes all wait in a shuffle, else all

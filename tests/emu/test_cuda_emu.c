@@ -6,7 +6,8 @@
  * gradient, accumulating backward ops, and each of the linear layer's GEMM
  * paths (cuBLASLt with the bias epilogue, without it, cublasGemmEx). Also
  * the backend's rules: no allocation and no host wait inside ops once the
- * scratch buffers have grown.
+ * scratch buffers have grown. And a small model's forward and backward in
+ * bf16 (the fused attention kernels at head size 16) against fp32.
  *
  * The harness is tests/gpu/parity.h, shared with tests/gpu/ops_parity.c (the
  * same checks on a GPU at BLIP-base's shapes): device buffers are framed by
@@ -19,7 +20,9 @@
 #include "test.h"
 #undef main
 
+#include "blip_config.h"
 #include "emu.h"
+#include "model.h"
 #include "parity.h"
 
 /* The statements run in fp32, then in bf16; fp32 again after. */
@@ -212,12 +215,22 @@ static const at_case_t at_cases[] = {
     {"odd heads", CACHE, 3, 5, 7, 11, 24, 1, 0, 13, MASK_PAD, 0.2f},
     {"kv_group 3 of 5 batches", CROSS, 5, 2, 2, 7, 4, 0, 3, 0, MASK_NONE, 0.0f},
     {"decode cross g3 577 hd64", CROSS, 6, 2, 1, 577, 64, 0, 3, 0, MASK_NONE, 0.0f},
+    /* the fused bf16 kernels (head sizes 16, 32, 64): partial tiles of 64
+     * queries / 64 keys / 32 queries (backward), several of each */
+    {"flash vit hd64 Tk 37", FUSED, 2, 2, 37, 37, 64, 0, 0, 0, MASK_NONE, 0.0f},
+    {"flash 2 tiles hd64 dropout", FUSED, 1, 1, 130, 130, 64, 0, 0, 0, MASK_NONE, 0.1f},
+    {"flash causal mask dropout hd32", FUSED, 3, 2, 20, 20, 32, 1, 0, 0, MASK_PAD, 0.3f},
+    {"flash cache causal Tq<Tk hd16", CACHE, 2, 2, 5, 70, 16, 1, 0, 75, MASK_PAD, 0.0f},
+    {"flash causal 2 tiles Tq<Tk hd16", CROSS, 1, 2, 70, 135, 16, 1, 0, 0, MASK_NONE, 0.2f},
+    {"flash cross mask dropout hd64", CROSS, 2, 2, 17, 77, 64, 0, 0, 0, MASK_PAD, 0.2f},
+    {"flash empty mask row hd16", FUSED, 3, 1, 9, 9, 16, 1, 0, 0, MASK_PAD_EMPTY, 0.1f},
+    {"flash kv_group 3 hd32", CROSS, 6, 2, 2, 40, 32, 0, 3, 0, MASK_PAD, 0.1f},
 };
 
 static void attention_case(const at_case_t *c) {
     at_run_t r;
     at_forward(&r, c, 1.5f);
-    if (c->group <= 1) { /* backward from the CPU's probabilities, accumulating */
+    if (c->group <= 1) { /* backward from each backend's forward, accumulating */
         tens_t dout = t_rand(r.on, 1, 0), dq = t_rand(r.qn, 1, 0), dkvb = t_rand(r.kvn, 1, 0);
         if (c->layout == CACHE) {
             poison_rows(&dq, c->B, r.qrows, (size_t)r.Cc, c->Tq);
@@ -326,6 +339,76 @@ TEST(adamw) {
         adamw_case(&cases[k]);
 }
 
+/* ---- the model in bf16 --------------------------------------------------------------- */
+
+/* One forward and backward of m on batch b in the current precision: the
+ * loss; the logits and gradients into host arrays. */
+static float model_step(blip_model_t *m, const blip_batch_t *b, float *logits, float *grads) {
+    m->dropout_step = 0; /* the same dropout masks each time */
+    blip_zero_grad(m);
+    float loss = blip_forward(m, b);
+    blip_get_logits(m, logits);
+    blip_backward(m);
+    D->be_download(grads, m->g, m->nfloats * sizeof(float));
+    return loss;
+}
+
+/* max |a - b| / max(max |b|, floor) */
+static double max_rel(const float *a, const float *b, size_t n, double floor) {
+    double d = 0.0, mx = floor;
+    for (size_t i = 0; i < n; i++) {
+        d = fmax(d, isfinite(a[i]) ? fabs((double)a[i] - b[i]) : INFINITY);
+        mx = fmax(mx, fabs((double)b[i]));
+    }
+    return d / mx;
+}
+
+/* A 2+2-layer captioner with head size 16 (BLIP-base's heads are 64: the
+ * op tests cover that size) and dropout on, in bf16 against itself in fp32
+ * (which test_cuda_emu_model holds to the CPU): loss within 1e-2, logits and
+ * all gradients within 2e-2 of their largest magnitude. Two captions, the
+ * second padded (key mask). */
+TEST(model_bf16) {
+    blip_config_t c;
+    blip_config_base(&c);
+    c.image_size = 48, c.v_hidden = 32, c.v_inter = 64, c.v_layers = 2, c.v_heads = 2;
+    c.t_hidden = 32, c.t_inter = 64, c.t_layers = 2, c.t_heads = 2;
+    c.t_hidden_dropout = c.t_attn_dropout = 0.1;
+    enum { B = 2, T = 9 };
+    blip_model_t *m = blip_model_new(&c, B, T, 1); /* state sized in fp32: the larger */
+    blip_model_init(m, 42);
+    m->dropout_seed = 7;
+    size_t np = (size_t)B * 3 * c.image_size * c.image_size, nl = (size_t)B * T * c.vocab;
+    float *pixels = xmalloc(np * sizeof *pixels);
+    for (size_t i = 0; i < np; i++) pixels[i] = (float)rng_normal(&rng);
+    int32_t ids[B * T], mask[B * T], labels[B * T];
+    for (int i = 0; i < B * T; i++) {
+        int t = i % T, len = i < T ? T : T - 3;
+        ids[i] = t == 0 ? c.bos_id : t == len - 1 ? c.sep_id : t < len ? 1000 + i : c.pad_id;
+        mask[i] = t < len;
+        labels[i] = t < len ? ids[i] : -100;
+    }
+    blip_batch_t b = {.pixels = pixels, .ids = ids, .mask = mask, .labels = labels, .B = B, .T = T};
+    float *l32 = xmalloc(nl * sizeof *l32), *l16 = xmalloc(nl * sizeof *l16);
+    float *g32 = xmalloc(m->nfloats * sizeof *g32), *g16 = xmalloc(m->nfloats * sizeof *g16);
+    float loss32 = model_step(m, &b, l32, g32);
+    emu_set_bf16(1);
+    float loss16 = model_step(m, &b, l16, g16);
+    emu_set_bf16(0);
+    CHECK_MSG(fabsf(loss16 - loss32) <= 1e-2f * fabsf(loss32), "model bf16 loss %.6g vs %.6g",
+              loss16, loss32);
+    double el = max_rel(l16, l32, nl, 0.0), gmax = 0.0;
+    CHECK_MSG(el <= 2e-2, "model bf16 logits: max rel err %.3g", el);
+    for (size_t i = 0; i < m->nfloats; i++) gmax = fmax(gmax, fabs((double)g32[i]));
+    for (size_t i = 0; i < m->nparams; i++) {
+        const blip_param_t *p = &m->params[i];
+        double e = max_rel(g16 + p->off, g32 + p->off, p->n, 1e-3 * gmax);
+        CHECK_MSG(e <= 2e-2, "model bf16 gradient %s: max rel err %.3g", p->name, e);
+    }
+    blip_model_free(m);
+    free(pixels), free(l32), free(l16), free(g32), free(g16);
+}
+
 /* ---- the backend's rules ---------------------------------------------------------------- */
 
 /* A layer's worth of ops, twice at the same shapes: the second round
@@ -335,7 +418,8 @@ static void one_layer(float *x, float *h, float *qkv, float *probs, float *w, fl
     D->op_layernorm(h, stats, stats + N, x, w, b, N, Cc, 1e-6f);
     D->op_matmul(qkv, h, w, b, N, Cc, 3 * Cc);
     D->op_attention(h, probs, qkv, qkv + Cc, qkv + 2 * Cc, s);
-    D->op_attention_backward(qkv, qkv + Cc, qkv + 2 * Cc, h, probs, qkv, qkv + Cc, qkv + 2 * Cc, s);
+    D->op_attention_backward(qkv, qkv + Cc, qkv + 2 * Cc, h, h, probs, qkv, qkv + Cc,
+                             qkv + 2 * Cc, s);
     D->op_matmul_backward(h, w, b, qkv, h, w, N, Cc, 3 * Cc);
     D->op_gelu(x, h, (size_t)N * Cc);
     D->op_sumsq(stats, x, (size_t)N * Cc);

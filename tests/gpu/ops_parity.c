@@ -268,7 +268,7 @@ static const at_case_t at_cases[] = {
 static void attention_case(const at_case_t *c) {
     at_run_t r;
     at_forward(&r, c, 1.0f);
-    if (c->group <= 1) { /* backward from the CPU's probabilities */
+    if (c->group <= 1) { /* backward from each backend's forward */
         tens_t dout = t_rand(r.on, 1, 0), dq = t_acc(r.qn), dkvb = t_acc(r.kvn);
         at_backward(&r, c, &dout, &dq, &dkvb);
         t_check(&dq, tol_gemm(), 0, "attention_bwd %s %s", c->what, c->layout == FUSED ? "dqkv" : "dq");

@@ -235,7 +235,8 @@ typedef struct {
     int Cc, qrows, Bkv;    /* width H*hd, q rows per batch, k|v batches */
     size_t koff, voff, qn, kvn, on, pn; /* k, v offsets in a row; sizes of q, k|v, out, probs */
     tens_t q, kvb, *kv;    /* kv: kvb, or q itself for FUSED */
-    tens_t out, probs;     /* [B, Tq, Cc], [B, H, Tq, Tk] */
+    tens_t out, probs;     /* [B, Tq, Cc]; the state: [B, H, Tq, Tk] on the CPU, on the
+                              device be_attn_state_floats (probabilities, or fewer floats) */
     int32_t *mh;           /* host key mask or NULL */
     itens_t mask;
 } at_run_t;
@@ -277,20 +278,22 @@ static inline void at_forward(at_run_t *r, const at_case_t *c, float qscale) {
     C->op_attention(r->out.h, r->probs.h, r->q.h, r->kv->h + r->koff, r->kv->h + r->voff, &r->sh);
     D->op_attention(r->out.d, r->probs.d, r->q.d, r->kv->d + r->koff, r->kv->d + r->voff, &r->sd);
     t_check(&r->out, tol_gemm(), 0, "attention %s out", c->what);
-    t_check(&r->probs, tol_gemm(), ZEROS_EXACT, "attention %s probs", c->what);
+    /* a state of B*H*Tq*Tk floats is the probabilities (Tk > 1: else a
+     * per-row state would have the same size) */
+    if (!bf16 || (D->attn_state_floats(&r->sd) == r->pn && c->Tk > 1))
+        t_check(&r->probs, tol_gemm(), ZEROS_EXACT, "attention %s probs", c->what);
 }
 
 /* The backward from dout [B, Tq, Cc] into dq and dkvb (they accumulate; the
- * k|v gradients at r's offsets, in dq for FUSED), both backends from the
- * CPU's probabilities (uploaded first). */
+ * k|v gradients at r's offsets, in dq for FUSED), each backend from its own
+ * forward output and state. */
 static inline void at_backward(at_run_t *r, const at_case_t *c, const tens_t *dout, tens_t *dq,
                                tens_t *dkvb) {
     tens_t *dkv = c->layout == FUSED ? dq : dkvb, *kv = r->kv;
-    t_sync_up(&r->probs);
-    C->op_attention_backward(dq->h, dkv->h + r->koff, dkv->h + r->voff, dout->h, r->probs.h,
-                             r->q.h, kv->h + r->koff, kv->h + r->voff, &r->sh);
-    D->op_attention_backward(dq->d, dkv->d + r->koff, dkv->d + r->voff, dout->d, r->probs.d,
-                             r->q.d, kv->d + r->koff, kv->d + r->voff, &r->sd);
+    C->op_attention_backward(dq->h, dkv->h + r->koff, dkv->h + r->voff, dout->h, r->out.h,
+                             r->probs.h, r->q.h, kv->h + r->koff, kv->h + r->voff, &r->sh);
+    D->op_attention_backward(dq->d, dkv->d + r->koff, dkv->d + r->voff, dout->d, r->out.d,
+                             r->probs.d, r->q.d, kv->d + r->koff, kv->d + r->voff, &r->sd);
 }
 
 static inline void at_free(at_run_t *r) {

@@ -79,6 +79,9 @@ extern dim3 blockDim, gridDim;
 /* One block runs at a time, so a function-static array is the block's
  * shared memory. */
 #define __shared__ static
+/* Kernels test BLIP_EMU to pick portable versions of what the emulator
+ * cannot run (inline PTX: kernels/cuda/cuda_mma.cuh). */
+#define BLIP_EMU 1
 
 void __syncthreads(void);
 int __syncthreads_or(int predicate);
@@ -86,6 +89,8 @@ int __syncthreads_or(int predicate);
  * is checked to be full. */
 float __shfl_xor_sync(unsigned mask, float v, int lane_mask);
 double __shfl_xor_sync(unsigned mask, double v, int lane_mask);
+/* The value of lane src_lane (0..31) of the warp. */
+unsigned __shfl_sync(unsigned mask, unsigned v, int src_lane);
 
 /* Round-to-nearest intrinsics: the host's IEEE operations with
  * -ffp-contract=off are exactly these. */
