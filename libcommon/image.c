@@ -148,7 +148,7 @@ static int decode_jpeg(const uint8_t *buf, size_t n, int min_w, int min_h, const
         return complete ? 0 : errf(err, errlen, "truncated JPEG (no end-of-image marker)");
     }
     int num = 1;
-    while (num < 8 && (scaled(W, num) < min_w || scaled(H, num) < min_h)) num++;
+    while (num < 8 && (scaled(W, num) < min_w || scaled(H, num) < min_h)) num *= 2;
     ci.scale_num = (unsigned)num;
     ci.scale_denom = 8;
     int four = ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK;

@@ -2,7 +2,7 @@
 # tests/cli/demo.sh - the demo pipeline exactly as `make demo` runs it
 # (pipelines/demo.mk: blip-synth -> blip-pack -> blip-train -> blip-gen ->
 # blip-score, 2,000 synthetic images, 3,750 steps), which must really learn:
-# validation Bleu_4 >= 0.5 (0.534 measured; the model has to name shapes,
+# validation Bleu_4 >= 0.5 (0.536 measured; the model has to name shapes,
 # colours and their arrangement, which it learns after a plateau of about
 # 2,400 steps), while the same model untrained scores near 0. Seeded: the
 # numbers repeat on a machine with the same core count.
@@ -23,6 +23,6 @@ blip-score "$D/coco/annotations/captions_val2014.json" "$T/untrained.jsonl" > "$
 b4() { awk '$1 == "Bleu_4" { print $2 }' "$1"; }
 cider() { awk '$1 == "CIDEr" { print $2 }' "$1"; }
 echo "demo: trained Bleu_4 $(b4 "$D/scores.txt") CIDEr $(cider "$D/scores.txt"), untrained Bleu_4 $(b4 "$T/untrained.txt") CIDEr $(cider "$T/untrained.txt")"
-ok demo_untrained_scores_near_zero awk -v b="$(b4 "$T/untrained.txt")" 'BEGIN { exit !(b < 0.05) }'
+ok demo_untrained_scores_near_zero awk -v b="$(b4 "$T/untrained.txt")" 'BEGIN { exit !(b != "" && b < 0.05) }'
 ok demo_learns_bleu4 awk -v b="$(b4 "$D/scores.txt")" 'BEGIN { exit !(b >= 0.5) }'
 ok demo_learns_cider awk -v c="$(cider "$D/scores.txt")" 'BEGIN { exit !(c >= 3.0) }'
