@@ -39,17 +39,6 @@ crop_t random_resized_crop(rng_t *r, int W, int H, double smin, double smax, dou
     return (crop_t){(W - w) / 2, (H - h) / 2, w, h};
 }
 
-void hflip(image_t *im) {
-    size_t n = (size_t)im->w * 3;
-    uint8_t *tmp = xmalloc(n);
-    for (int y = 0; y < im->h; y++) {
-        uint8_t *row = im->px + (size_t)y * n;
-        for (size_t a = 0, b = n - 3; a < n; a += 3, b -= 3) memcpy(tmp + b, row + a, 3);
-        memcpy(row, tmp, n);
-    }
-    free(tmp);
-}
-
 /* ---- per-channel lookup tables ------------------------------------------------ */
 
 static void apply_luts(image_t *im, uint8_t lut[3][256]) {
@@ -384,8 +373,8 @@ crop_t crop_rescale(crop_t c, int W, int H, const image_t *im) {
 
 void train_transform(const image_t *src, crop_t c, int size, const train_aug_t *a, rng_t *r, image_t *out) {
     image_alloc(out, size, size);
-    resize_rgb8(src, c.x, c.y, c.w, c.h, out, RESAMPLE_BICUBIC);
-    if (rng_double(r) < 0.5 && a->hflip) hflip(out); /* drawn either way: same stream */
+    int flip = rng_double(r) < 0.5 && a->hflip; /* drawn either way: same stream */
+    resize_rgb8_mirror(src, c.x, c.y, c.w, c.h, out, RESAMPLE_BICUBIC, flip);
     rand_augment(out, r, a->randaug_n, a->randaug_m);
 }
 

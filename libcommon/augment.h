@@ -43,7 +43,6 @@ crop_t random_resized_crop(rng_t *r, int W, int H, double smin, double smax, dou
 void aug_apply(image_t *im, aug_op_t op, double arg);
 /* BLIP's RandomAugment(N, M) over the ten ops above, in place. */
 void rand_augment(image_t *im, rng_t *r, int N, int M);
-void hflip(image_t *im);
 
 /* The training transform's settings; TRAIN_AUG_BLIP is BLIP's. A config
  * may weaken them for data they would mislabel (the demo's captions say

@@ -94,27 +94,23 @@ static void scale_span(int lo, int len, int from, int to, int margin, int *a, in
 
 enum { JPEG_STRIP = 16 }; /* rows asked of libjpeg at a time */
 
-/* Rows [y0, y1) of the started decode, cw pixels wide, into im: the w = im->w
- * pixels of each from decoded column lo on, as [y1 - y0, w, 3]. RGB rows are
- * decoded in place into im->px (allocated for cw columns) and moved left
- * while in cache; CMYK rows go through `strip` (JPEG_STRIP rows of cw x 4). */
-static void jpeg_read_rows(struct jpeg_decompress_struct *ci, int y0, int y1, int cw, int lo, uint8_t *strip,
-                           image_t *im) {
+/* Rows [y0, y1) of the started decode into im, [y1 - y0, im->w, 3]: RGB
+ * rows decoded in place, CMYK rows through `strip` (JPEG_STRIP rows of
+ * im->w x 4). */
+static void jpeg_read_rows(struct jpeg_decompress_struct *ci, int y0, int y1, uint8_t *strip, image_t *im) {
     if (y0 > 0) jpeg_skip_scanlines(ci, (JDIMENSION)y0);
-    int w = im->w, ch = strip ? 4 : 3;
+    int w = im->w;
     JSAMPROW rows[JPEG_STRIP];
     while ((int)ci->output_scanline < y1) {
         int y = (int)ci->output_scanline - y0, k = 0;
         for (; k < JPEG_STRIP && y + k < y1 - y0; k++)
-            rows[k] = strip ? strip + (size_t)k * cw * 4 : im->px + (size_t)(y + k) * cw * 3;
+            rows[k] = strip ? strip + (size_t)k * w * 4 : im->px + (size_t)(y + k) * w * 3;
         int got = (int)jpeg_read_scanlines(ci, rows, (JDIMENSION)k);
-        for (int j = 0; j < got && (strip || w < cw); j++) {
-            const uint8_t *src = rows[j] + (size_t)lo * ch;
+        for (int j = 0; j < got && strip; j++) {
+            const uint8_t *src = rows[j];
             uint8_t *dst = im->px + (size_t)(y + j) * w * 3;
-            if (!strip) memmove(dst, src, (size_t)w * 3);
-            else
-                for (int i = 0; i < w; i++)
-                    for (int c = 0; c < 3; c++) dst[3 * i + c] = cmyk_channel(src[4 * i + c], src[4 * i + 3]);
+            for (int i = 0; i < w; i++)
+                for (int c = 0; c < 3; c++) dst[3 * i + c] = cmyk_channel(src[4 * i + c], src[4 * i + 3]);
         }
     }
 }
@@ -160,17 +156,12 @@ static int decode_jpeg(const uint8_t *buf, size_t n, int min_w, int min_h, const
         scale_span(win->y, win->h, H, sh, 0, &y0, &y1);
     }
     JDIMENSION cx = (JDIMENSION)x0, cw = (JDIMENSION)(x1 - x0);
-    int lo = 0, hi = 0; /* columns decoded but dropped, left and right */
-    if (x1 - x0 < sw) {
-        jpeg_crop_scanline(&ci, &cx, &cw); /* moves cx left to an iMCU boundary */
-        lo = cx > 0 ? JPEG_CROP_EDGE : 0;
-        hi = (int)(cx + cw) < sw ? JPEG_CROP_EDGE : 0;
-    }
-    *out = (image_part_t){.x = (int)cx + lo, .y = y0, .full_w = sw, .full_h = sh};
-    image_alloc(&out->im, (int)cw, y1 - y0); /* room for the rows as decoded */
-    out->im.w = (int)cw - lo - hi;
+    if (x1 - x0 < sw) jpeg_crop_scanline(&ci, &cx, &cw); /* moves cx left to an iMCU boundary */
+    *out = (image_part_t){.x = (int)cx, .y = y0, .full_w = sw, .full_h = sh,
+                          .lo = cx > 0 ? JPEG_CROP_EDGE : 0, .hi = (int)(cx + cw) < sw ? JPEG_CROP_EDGE : 0};
+    image_alloc(&out->im, (int)cw, y1 - y0);
     if (four) cmyk = xmalloc((size_t)JPEG_STRIP * cw * 4);
-    jpeg_read_rows(&ci, y0, y1, (int)cw, lo, cmyk, &out->im);
+    jpeg_read_rows(&ci, y0, y1, cmyk, &out->im);
     if (y1 == sh) jpeg_finish_decompress(&ci); /* the rest of the stream, as a whole decode reads it */
     jpeg_destroy_decompress(&ci);
     free(cmyk);

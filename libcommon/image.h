@@ -40,17 +40,20 @@ typedef struct {
 } image_rect_t;
 
 /* Part of a decoded image: im holds columns [x, x + im.w) and rows
- * [y, y + im.h) of the image decoded at full_w x full_h. */
+ * [y, y + im.h) of the image decoded at full_w x full_h. Its first lo and
+ * last hi columns (where the part is cut from a wider row) may differ from
+ * the whole decode's; every other pixel equals it. */
 typedef struct {
     image_t im;
-    int x, y, full_w, full_h;
+    int x, y, full_w, full_h, lo, hi;
 } image_part_t;
 
 /* Decode at the scale image_decode_scaled picks for min_w x min_h, and of a
  * JPEG only the part that covers the window win (in full-size pixels; NULL:
  * the whole image) however it maps onto the scaled image (the scaled start
- * rounded down, the end up, and one more pixel), every pixel the same as in
- * the whole decode. Other formats decode whole. Returns 0, or -1 with err. */
+ * rounded down, the end up, and one more pixel) inside its exact columns
+ * [x + lo, x + im.w - hi). Other formats decode whole. Returns 0, or -1 with
+ * err. */
 int image_decode_part(const void *buf, size_t n, int min_w, int min_h, const image_rect_t *win, image_part_t *out,
                       char *err, size_t errlen);
 /* Width and height from the header only (all markers up to the first scan

@@ -79,7 +79,7 @@ typedef struct {
 static crop_t crop_in_part(const shard_record_t *rec, crop_t c, const image_part_t *p) {
     image_t full = {.w = p->full_w, .h = p->full_h};
     crop_t s = crop_rescale(c, (int)rec->width, (int)rec->height, &full);
-    if (s.x < p->x || s.y < p->y || s.x + s.w > p->x + p->im.w || s.y + s.h > p->y + p->im.h)
+    if (s.x < p->x + p->lo || s.y < p->y || s.x + s.w > p->x + p->im.w - p->hi || s.y + s.h > p->y + p->im.h)
         die("image %lld (%s): the shard says %ux%u, the image is not that size", (long long)rec->image_id,
             rec->file_name, rec->width, rec->height);
     return (crop_t){s.x - p->x, s.y - p->y, s.w, s.h};
@@ -247,9 +247,10 @@ loader_t *loader_new(shard_set_t *shards, const loader_cfg_t *cfg) {
             cfg->batch_size, cfg->rank, cfg->world);
     if (cfg->train && !cfg->tok) die("loader: training batches need a tokenizer");
     /* Per-sample image buffers are large (MBs): keep freed memory in the heap
-     * instead of returning it to the kernel and faulting it in again. */
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+     * instead of returning it to the kernel and faulting it in again (32 MB
+     * is the largest mmap threshold glibc accepts; mallopt refuses more). */
+    if (!mallopt(M_MMAP_THRESHOLD, 32 << 20) || !mallopt(M_TRIM_THRESHOLD, 512 << 20))
+        warn("loader: mallopt refused the heap thresholds");
     loader_t *l = xcalloc(1, sizeof *l);
     l->shards = shards;
     l->cfg = *cfg;

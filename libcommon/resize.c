@@ -101,9 +101,10 @@ static void pass_v_scalar(const uint8_t *in, size_t in_stride, int w, uint8_t *o
 }
 
 /* Horizontal pass over `rows` rows of w_in pixels (in_stride bytes apart)
- * into out [rows, w_out], one output pixel at a time as Pillow does. */
+ * into out [rows, w_out], one output pixel at a time as Pillow does; output
+ * pixel xx goes to column w_out - 1 - xx when mirror is set. */
 static void pass_h_scalar(const uint8_t *in, size_t in_stride, int w_in, int rows, uint8_t *out, int w_out,
-                          const coeffs_t *c) {
+                          const coeffs_t *c, int mirror) {
     for (int y = 0; y < rows; y++) {
         const uint8_t *row = in + (size_t)y * in_stride;
         uint8_t *o = out + (size_t)y * w_out * 3;
@@ -116,9 +117,10 @@ static void pass_h_scalar(const uint8_t *in, size_t in_stride, int w_in, int row
                 s1 += p[1] * k[x];
                 s2 += p[2] * k[x];
             }
-            o[3 * xx] = clip8(s0);
-            o[3 * xx + 1] = clip8(s1);
-            o[3 * xx + 2] = clip8(s2);
+            uint8_t *d = o + 3 * (size_t)(mirror ? w_out - 1 - xx : xx);
+            d[0] = clip8(s0);
+            d[1] = clip8(s1);
+            d[2] = clip8(s2);
         }
     }
 }
@@ -166,135 +168,121 @@ PIXEL_AVX2 static void pass_v_avx2(const uint8_t *in, size_t in_stride, int w, u
     }
 }
 
-/* Horizontal taps in groups of 4 with _mm256_madd_epi16: a coefficient k
- * (22 bits and sign) is split as k = hi * 2^11 + lo, 0 <= lo < 2^11, so
- * pixel * hi and pixel * lo pairs fit madd's 16-bit operands; the sum is
- * (sum hi) * 2^11 + sum lo. Per output pixel and group: int16 [hi0..hi3,
- * lo0..lo3]. */
-enum { HSPLIT = 11 };
+/* The horizontal pass as a vertical one: strips of TR rows are transposed
+ * so that each source column is TB contiguous bytes (TR pixels of 3), the
+ * taps then run down those columns as pass_v runs down rows (every sum in
+ * vertical lanes, no shuffles), and the output columns are transposed back.
+ * Transposes go 8 rows x 8 pixels at a time as 8 x 8 dwords (R G B 0). */
+enum { TR = 16, TB = TR * 3 };
 
-typedef struct {
-    int groups;      /* groups of 4 taps per output pixel */
-    int16_t *hl;     /* [out, groups, 8] */
-} hcoeffs_t;
-
-static void split_coeffs(const coeffs_t *c, int w_out, hcoeffs_t *h) {
-    h->groups = (c->ksize + 3) / 4;
-    h->hl = xcalloc((size_t)w_out * h->groups * 8, sizeof(int16_t));
-    for (int xx = 0; xx < w_out; xx++)
-        for (int t = 0; t < c->bounds[2 * xx + 1]; t++) {
-            int32_t k = c->k[(size_t)xx * c->ksize + t];
-            int16_t *g = h->hl + ((size_t)xx * h->groups + t / 4) * 8;
-            g[t % 4] = (int16_t)(k >> HSPLIT); /* arithmetic shift: floor */
-            g[4 + t % 4] = (int16_t)(k & ((1 << HSPLIT) - 1));
-        }
+/* 8 pixels (the 24 bytes at p) -> 8 dwords R G B 0. Reads only those bytes. */
+PIXEL_AVX2 static inline __m256i load8px(const uint8_t *p) {
+    const __m256i expand = _mm256_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1, /**/
+                                            0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
+    __m128i a = _mm_loadu_si128((const void *)p), b = _mm_loadl_epi64((const void *)(p + 16));
+    return _mm256_shuffle_epi8(_mm256_set_m128i(_mm_alignr_epi8(b, a, 12), a), expand);
 }
 
-enum { HROWS = 4 }; /* rows per sweep: they share the coefficient loads */
+/* 8 dwords R G B x -> the 24 bytes at p. Writes only those bytes. */
+PIXEL_AVX2 static inline void store8px(uint8_t *p, __m256i v) {
+    const __m256i compact = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, /**/
+                                             0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+    v = _mm256_shuffle_epi8(v, compact);
+    __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
+    _mm_storeu_si128((void *)p, _mm_or_si128(lo, _mm_bslli_si128(hi, 12)));
+    _mm_storel_epi64((void *)(p + 16), _mm_bsrli_si128(hi, 4));
+}
 
-/* The taps of output pixel xx over R rows (R <= HROWS): per row 8 int32,
- * the R G B sums of its taps 0, 1 (mod 4) in lane 0 and of taps 2, 3 in
- * lane 1 (4th word 0). Reads 16 source bytes per group of 4 taps (pixels
- * t..t+3 and 4 bytes past them, which meet zero coefficients). */
-PIXEL_AVX2 static inline __attribute__((always_inline)) void h_taps(const uint8_t *const *row, int R, int xx,
-                                                                  const coeffs_t *c, const hcoeffs_t *h,
-                                                                  __m256i *s) {
-    /* lane 0: pixels 0, 1 of the group as int16 pairs (R0 R1 G0 G1 B0 B1 0 0);
-     * lane 1: pixels 2, 3 */
-    const __m256i px_shuf = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1, /**/
-                                             6, -1, 9, -1, 7, -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1);
-    /* coefficients (k0 k1) x 3 in lane 0, (k2 k3) x 3 in lane 1: hi words, lo words */
-    const __m256i hi_shuf = _mm256_setr_epi8(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, -1, -1, -1, -1, /**/
-                                             4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, -1, -1, -1, -1);
-    const __m256i lo_shuf = _mm256_setr_epi8(8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11, -1, -1, -1, -1, /**/
-                                             12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, -1, -1, -1, -1);
-    size_t off = (size_t)c->bounds[2 * xx] * 3;
-    const int16_t *g = h->hl + (size_t)xx * h->groups * 8;
-    int ng = (c->bounds[2 * xx + 1] + 3) / 4;
-    __m256i shi[HROWS], slo[HROWS];
-    for (int r = 0; r < R; r++) shi[r] = slo[r] = _mm256_setzero_si256();
-    for (int i = 0; i < ng; i++, off += 12, g += 8) {
-        __m256i kk = _mm256_broadcastsi128_si256(_mm_loadu_si128((const void *)g));
-        __m256i khi = _mm256_shuffle_epi8(kk, hi_shuf), klo = _mm256_shuffle_epi8(kk, lo_shuf);
-        for (int r = 0; r < R; r++) {
-            __m256i px = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const void *)(row[r] + off))),
-                                             px_shuf);
-            shi[r] = _mm256_add_epi32(shi[r], _mm256_madd_epi16(px, khi));
-            slo[r] = _mm256_add_epi32(slo[r], _mm256_madd_epi16(px, klo));
-        }
+/* m[i][j] -> m[j][i] for 8 x 8 dwords. */
+PIXEL_AVX2 static inline void transpose8(__m256i m[8]) {
+    __m256i t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_epi32(m[i], m[i + 1]);
+        t[i + 1] = _mm256_unpackhi_epi32(m[i], m[i + 1]);
     }
-    for (int r = 0; r < R; r++) s[r] = _mm256_add_epi32(_mm256_slli_epi32(shi[r], HSPLIT), slo[r]);
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
+        u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
+        u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
+        u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int i = 0; i < 4; i++) {
+        m[i] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x20);
+        m[i + 4] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x31);
+    }
 }
 
-/* h_taps of two pixels a, b -> [a's R G B sum, 0 | b's]. */
-PIXEL_AVX2 static inline __m256i h_pair(__m256i a, __m256i b) {
-    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+/* Pixel x of rows row[0..TR) -> col[x * TB + 3 * r], for x < w. */
+PIXEL_AVX2 static void rows_to_cols(const uint8_t *const *row, int w, uint8_t *col) {
+    int x = 0;
+    for (; x + 8 <= w; x += 8)
+        for (int r0 = 0; r0 < TR; r0 += 8) {
+            __m256i m[8];
+            for (int i = 0; i < 8; i++) { /* 16 rows at once: too many streams for the hardware prefetch */
+                _mm_prefetch((const char *)row[r0 + i] + 3 * (size_t)x + 384, _MM_HINT_T0);
+                m[i] = load8px(row[r0 + i] + 3 * (size_t)x);
+            }
+            transpose8(m);
+            for (int j = 0; j < 8; j++) store8px(col + (size_t)(x + j) * TB + 3 * r0, m[j]);
+        }
+    for (; x < w; x++)
+        for (int r = 0; r < TR; r++) memcpy(col + (size_t)x * TB + 3 * r, row[r] + 3 * (size_t)x, 3);
 }
 
-/* 4 pixels' sums [a b | c d] -> the 12 bytes a b c d rounded and clipped
- * as clip8, stored at o: 16 bytes where the row has them (the next block
- * rewrites the last 4), else only the first n pixels. */
-PIXEL_AVX2 static inline void h_store4(__m256i ab, __m256i cd, uint8_t *o, int n, int room16) {
+/* The inverse: col[x * TB + 3 * r] -> pixel x of row[r], for x < w. */
+PIXEL_AVX2 static void cols_to_rows(const uint8_t *col, int w, uint8_t *const *row) {
+    int x = 0;
+    for (; x + 8 <= w; x += 8)
+        for (int r0 = 0; r0 < TR; r0 += 8) {
+            __m256i m[8];
+            for (int j = 0; j < 8; j++) m[j] = load8px(col + (size_t)(x + j) * TB + 3 * r0);
+            transpose8(m);
+            for (int i = 0; i < 8; i++) store8px(row[r0 + i] + 3 * (size_t)x, m[i]);
+        }
+    for (; x < w; x++)
+        for (int r = 0; r < TR; r++) memcpy(row[r] + 3 * (size_t)x, col + (size_t)x * TB + 3 * r, 3);
+}
+
+/* Output column xx of a strip (at w_out - 1 - xx when mirror is set): the
+ * taps down the source columns, TB bytes each, in 6 x 8 int32 sums. */
+PIXEL_AVX2 static void filter_cols(const uint8_t *col, uint8_t *out, int w_out, const coeffs_t *c, int mirror) {
     const __m256i half = _mm256_set1_epi32(1 << (PRECISION_BITS - 1));
-    const __m128i compact = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
-    ab = _mm256_srai_epi32(_mm256_add_epi32(ab, half), PRECISION_BITS);
-    cd = _mm256_srai_epi32(_mm256_add_epi32(cd, half), PRECISION_BITS);
-    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(ab, cd), 0xd8); /* words a b | c d */
-    __m128i px = _mm_shuffle_epi8(_mm_packus_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1)),
-                                  compact);
-    if (room16) {
-        _mm_storeu_si128((void *)o, px);
-        return;
-    }
-    uint8_t tmp[16];
-    _mm_storeu_si128((void *)tmp, px);
-    memcpy(o, tmp, 3 * (size_t)n);
-}
-
-/* R rows (row[r] -> o[r]), 4 output pixels at a time (the last block repeats
- * the last pixel and stores only the pixels that exist); the caller makes
- * sure 13 bytes past each row's pixels are readable. */
-PIXEL_AVX2 static inline __attribute__((always_inline)) void h_rows(const uint8_t *const *row, uint8_t *const *o,
-                                                                  int R, int w_out, const coeffs_t *c,
-                                                                  const hcoeffs_t *h) {
-    for (int xx = 0; xx < w_out; xx += 4) {
-        int last = w_out - 1, x1 = xx + 1 < last ? xx + 1 : last, x2 = xx + 2 < last ? xx + 2 : last,
-            x3 = xx + 3 < last ? xx + 3 : last, n = w_out - xx < 4 ? w_out - xx : 4;
-        __m256i t0[HROWS], t1[HROWS], ab[HROWS];
-        h_taps(row, R, xx, c, h, t0);
-        h_taps(row, R, x1, c, h, t1);
-        for (int r = 0; r < R; r++) ab[r] = h_pair(t0[r], t1[r]);
-        h_taps(row, R, x2, c, h, t0);
-        h_taps(row, R, x3, c, h, t1);
-        for (int r = 0; r < R; r++)
-            h_store4(ab[r], h_pair(t0[r], t1[r]), o[r] + 3 * (size_t)xx, n, 3 * xx + 16 <= 3 * w_out);
+    for (int xx = 0; xx < w_out; xx++) {
+        const uint8_t *p = col + (size_t)c->bounds[2 * xx] * TB;
+        const int32_t *k = c->k + (size_t)xx * c->ksize;
+        __m256i a[TB / 8];
+        for (int j = 0; j < TB / 8; j++) a[j] = half;
+        for (int t = 0; t < c->bounds[2 * xx + 1]; t++, p += TB) {
+            __m256i kt = _mm256_set1_epi32(k[t]);
+            for (int j = 0; j < TB / 8; j++)
+                a[j] = _mm256_add_epi32(
+                    a[j], _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const void *)(p + 8 * j))), kt));
+        }
+        uint8_t *o = out + (size_t)(mirror ? w_out - 1 - xx : xx) * TB;
+        _mm256_storeu_si256((void *)o, clip8x32(a[0], a[1], a[2], a[3]));
+        _mm_storeu_si128((void *)(o + 32), _mm256_castsi256_si128(clip8x32(a[4], a[5], a[4], a[5])));
     }
 }
 
 PIXEL_AVX2 static void pass_h_avx2(const uint8_t *in, size_t in_stride, int w_in, int rows, uint8_t *out, int w_out,
-                                   const coeffs_t *c) {
-    hcoeffs_t h;
-    split_coeffs(c, w_out, &h);
-    const uint8_t *row[HROWS];
-    uint8_t *o[HROWS];
-    int y = 0;
-    for (; y + HROWS < rows; y += HROWS) { /* the next row holds the bytes read past these */
-        for (int r = 0; r < HROWS; r++) {
-            row[r] = in + (size_t)(y + r) * in_stride;
-            o[r] = out + (size_t)(y + r) * w_out * 3;
+                                   const coeffs_t *c, int mirror) {
+    uint8_t *col = xmalloc((size_t)w_in * TB), *colo = xmalloc((size_t)w_out * TB);
+    uint8_t *zero = xcalloc((size_t)w_in * 3, 1), *sink = xmalloc((size_t)w_out * 3); /* rows past the last */
+    const uint8_t *row[TR];
+    uint8_t *o[TR];
+    for (int y = 0; y < rows; y += TR) {
+        for (int r = 0; r < TR; r++) {
+            row[r] = y + r < rows ? in + (size_t)(y + r) * in_stride : zero;
+            o[r] = y + r < rows ? out + (size_t)(y + r) * w_out * 3 : sink;
         }
-        h_rows(row, o, HROWS, w_out, c, &h);
+        rows_to_cols(row, w_in, col);
+        filter_cols(col, colo, w_out, c, mirror);
+        cols_to_rows(colo, w_out, o);
     }
-    size_t n = (size_t)w_in * 3;
-    uint8_t *last = xcalloc(n + 16, 1);
-    memcpy(last, in + (size_t)(rows - 1) * in_stride, n);
-    for (; y < rows; y++) {
-        row[0] = y + 1 < rows ? in + (size_t)y * in_stride : last;
-        o[0] = out + (size_t)y * w_out * 3;
-        h_rows(row, o, 1, w_out, c, &h);
-    }
-    free(last);
-    free(h.hl);
+    free(col);
+    free(colo);
+    free(zero);
+    free(sink);
 }
 #endif
 
@@ -323,21 +311,24 @@ static void pass_v(const uint8_t *in, size_t in_stride, int w, uint8_t *out, int
 }
 
 static void pass_h(const uint8_t *in, size_t in_stride, int w_in, int rows, uint8_t *out, int w_out,
-                   const coeffs_t *c) {
+                   const coeffs_t *c, int mirror) {
 #if PIXEL_SIMD_X86
-    if (pixel_simd_active() && in_stride >= 13) { /* the bytes past a row lie in the next row */
-        pass_h_avx2(in, in_stride, w_in, rows, out, w_out, c);
+    if (pixel_simd_active()) {
+        pass_h_avx2(in, in_stride, w_in, rows, out, w_out, c, mirror);
         return;
     }
 #endif
-    pass_h_scalar(in, in_stride, w_in, rows, out, w_out, c);
+    pass_h_scalar(in, in_stride, w_in, rows, out, w_out, c, mirror);
 }
 
-void resize_rgb8(const image_t *src, int x0, int y0, int cw, int ch, image_t *dst, resample_t filter) {
+void resize_rgb8_mirror(const image_t *src, int x0, int y0, int cw, int ch, image_t *dst, resample_t filter,
+                        int mirror) {
     const filter_t *f = &FILTERS[filter];
     size_t stride = (size_t)src->w * 3;
     const uint8_t *base = src->px + (size_t)y0 * stride + (size_t)x0 * 3;
-    int need_h = cw != dst->w, need_v = ch != dst->h;
+    /* mirroring needs the horizontal pass; at the same width its taps are
+     * the identity (weight 1 at the pixel, 0 at the others) */
+    int need_h = cw != dst->w || mirror, need_v = ch != dst->h;
     if (!need_h && !need_v) {
         for (int y = 0; y < ch; y++) memcpy(dst->px + (size_t)y * cw * 3, base + y * stride, (size_t)cw * 3);
         return;
@@ -351,20 +342,24 @@ void resize_rgb8(const image_t *src, int x0, int y0, int cw, int ch, image_t *ds
     if (!need_h) {
         pass_v(base, stride, cw, dst->px, dst->h, &cv_c);
     } else if (!need_v) {
-        pass_h(base, stride, cw, ch, dst->px, dst->w, &ch_c);
+        pass_h(base, stride, cw, ch, dst->px, dst->w, &ch_c, mirror);
     } else if (v_first) {
         uint8_t *tmp = xmalloc((size_t)cw * dst->h * 3);
         pass_v(base, stride, cw, tmp, dst->h, &cv_c);
-        pass_h(tmp, (size_t)cw * 3, cw, dst->h, dst->px, dst->w, &ch_c);
+        pass_h(tmp, (size_t)cw * 3, cw, dst->h, dst->px, dst->w, &ch_c, mirror);
         free(tmp);
     } else { /* only the rows the vertical pass reads (Pillow trims the same way) */
         int ybox0 = cv_c.bounds[0], ybox1 = cv_c.bounds[2 * (dst->h - 1)] + cv_c.bounds[2 * (dst->h - 1) + 1];
         uint8_t *tmp = xmalloc((size_t)(ybox1 - ybox0) * dst->w * 3);
-        pass_h(base + (size_t)ybox0 * stride, stride, cw, ybox1 - ybox0, tmp, dst->w, &ch_c);
+        pass_h(base + (size_t)ybox0 * stride, stride, cw, ybox1 - ybox0, tmp, dst->w, &ch_c, mirror);
         for (int yy = 0; yy < dst->h; yy++) cv_c.bounds[2 * yy] -= ybox0;
         pass_v(tmp, (size_t)dst->w * 3, dst->w, dst->px, dst->h, &cv_c);
         free(tmp);
     }
     free_coeffs(&ch_c);
     free_coeffs(&cv_c);
+}
+
+void resize_rgb8(const image_t *src, int x0, int y0, int cw, int ch, image_t *dst, resample_t filter) {
+    resize_rgb8_mirror(src, x0, y0, cw, ch, dst, filter, 0);
 }

@@ -134,21 +134,34 @@ TEST(train_transform_with_augmentation_off_is_the_resize) {
     image_free(&src);
 }
 
-/* hflip: pixel x of each row becomes pixel w-1-x, odd and even widths. */
-TEST(hflip_mirrors_each_row) {
-    for (int w = 1; w <= 6; w++) {
-        image_t im;
-        image_alloc(&im, w, 3);
-        for (int i = 0; i < w * 3 * 3; i++) im.px[i] = (uint8_t)(i * 7 + 1);
-        uint8_t *orig = xmalloc((size_t)w * 9);
-        memcpy(orig, im.px, (size_t)w * 9);
-        hflip(&im);
-        int bad = 0;
-        for (int y = 0; y < 3; y++)
-            for (int x = 0; x < w; x++)
-                bad += memcmp(im.px + ((size_t)y * w + x) * 3, orig + ((size_t)y * w + (w - 1 - x)) * 3, 3) != 0;
-        CHECK_MSG(bad == 0, "width %d: %d pixels not mirrored", w, bad);
-        free(orig);
-        image_free(&im);
-    }
+/* The flip after the resize (resize_rgb8_mirror): pixel x of each row of
+ * the plain resize becomes pixel w-1-x, for odd and even widths, shrinking,
+ * enlarging and at the same width (no resampling then), in both orders of
+ * the passes. */
+TEST(mirrored_resize_mirrors_each_row) {
+    image_t src;
+    load_src(&src);
+    int bad = 0, cases = 0;
+    for (int w = 1; w <= 6; w++)
+        for (int h = 1; h <= 3; h++) {
+            int sizes[][2] = {{w, h}, {(w + 1) / 2, (h + 1) / 2}, {w, 2 * h}, {src.w, h}, {w, src.h}, {w + 40, h + 9}};
+            for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+                int cw = sizes[k][0] < src.w ? sizes[k][0] : src.w, ch = sizes[k][1] < src.h ? sizes[k][1] : src.h;
+                image_t plain, mir;
+                image_alloc(&plain, w, h);
+                image_alloc(&mir, w, h);
+                resize_rgb8(&src, 0, 0, cw, ch, &plain, RESAMPLE_BICUBIC);
+                resize_rgb8_mirror(&src, 0, 0, cw, ch, &mir, RESAMPLE_BICUBIC, 1);
+                for (int y = 0; y < h; y++)
+                    for (int x = 0; x < w; x++)
+                        bad += memcmp(mir.px + ((size_t)y * w + x) * 3, plain.px + ((size_t)y * w + (w - 1 - x)) * 3,
+                                      3) != 0;
+                cases++;
+                image_free(&plain);
+                image_free(&mir);
+            }
+        }
+    CHECK_MSG(bad == 0, "%d pixels not mirrored", bad);
+    CHECK_EQ_INT(cases, 108);
+    image_free(&src);
 }

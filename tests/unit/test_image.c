@@ -216,14 +216,14 @@ TEST(jpeg_part_decode_equals_the_whole_decode) {
                 CHECK(image_decode_part(jpg, n, min_w, min_h, &win, &part, err, sizeof err) == 0);
                 CHECK(part.full_w == whole.w && part.full_h == whole.h);
                 crop_t c = crop_rescale((crop_t){win.x, win.y, win.w, win.h}, W, H, &whole);
-                bad |= !(part.x <= c.x && part.y <= c.y && c.x + c.w <= part.x + part.im.w &&
-                         c.y + c.h <= part.y + part.im.h && part.x + part.im.w <= whole.w &&
-                         part.y + part.im.h <= whole.h);
+                int x0 = part.x + part.lo, x1 = part.x + part.im.w - part.hi; /* the exact columns */
+                bad |= !(x0 <= c.x && part.y <= c.y && c.x + c.w <= x1 && c.y + c.h <= part.y + part.im.h &&
+                         part.x + part.im.w <= whole.w && part.y + part.im.h <= whole.h);
                 cropped += part.im.w < whole.w || part.im.h < whole.h;
                 for (int y = 0; y < part.im.h && !bad; y++) {
-                    const uint8_t *a = part.im.px + (size_t)y * part.im.w * 3;
-                    const uint8_t *b = whole.px + ((size_t)(part.y + y) * whole.w + part.x) * 3;
-                    bad |= memcmp(a, b, (size_t)part.im.w * 3) != 0;
+                    const uint8_t *a = part.im.px + ((size_t)y * part.im.w + part.lo) * 3;
+                    const uint8_t *b = whole.px + ((size_t)(part.y + y) * whole.w + x0) * 3;
+                    bad |= memcmp(a, b, (size_t)(x1 - x0) * 3) != 0;
                 }
                 CHECK_MSG(!bad, "%s %dx%d: window %d,%d %dx%d at %dx%d: part %d,%d %dx%d differs or misses it",
                           kinds[k].name, W, H, win.x, win.y, win.w, win.h, whole.w, whole.h, part.x, part.y,

@@ -53,15 +53,16 @@ TEST(resize_simd_equals_portable) {
         resample_t f = it & 1 ? RESAMPLE_BICUBIC : RESAMPLE_BILINEAR;
         image_alloc(&a, ow, oh);
         image_alloc(&b, ow, oh);
+        int mirror = it % 3 == 0;
         pixel_simd = 1;
-        resize_rgb8(&src, x0, y0, cw, ch, &a, f);
+        resize_rgb8_mirror(&src, x0, y0, cw, ch, &a, f, mirror);
         pixel_simd = 0;
-        resize_rgb8(&src, x0, y0, cw, ch, &b, f);
+        resize_rgb8_mirror(&src, x0, y0, cw, ch, &b, f, mirror);
         pixel_simd = 1;
         size_t d = differing(a.px, b.px, (size_t)ow * oh * 3);
         if (d && bad++ < 5)
-            CHECK_MSG(0, "%dx%d crop (%d,%d %dx%d) -> %dx%d %s: %zu bytes differ", w, h, x0, y0, cw, ch, ow, oh,
-                      f == RESAMPLE_BICUBIC ? "bicubic" : "bilinear", d);
+            CHECK_MSG(0, "%dx%d crop (%d,%d %dx%d) -> %dx%d %s%s: %zu bytes differ", w, h, x0, y0, cw, ch, ow, oh,
+                      f == RESAMPLE_BICUBIC ? "bicubic" : "bilinear", mirror ? " mirrored" : "", d);
         cases++;
         image_free(&src);
         image_free(&a);
