@@ -209,7 +209,7 @@ static void warp_rows_scalar(const uint8_t *src, uint8_t *dst, int W, int H, con
  * cvtps rounds half to even as lrintf does, and packing saturates as
  * cv_sat_round clips. Blocks whose 4 neighbours all lie inside the image
  * gather them; other blocks go through warp_pixel. src must have 1 readable
- * byte past its last pixel (a gather reads 4 bytes per pixel). */
+ * byte past its last pixel (a gather reads 4 bytes per pixel): IMAGE_SLACK. */
 PIXEL_AVX2 static void warp_rows_avx2(const uint8_t *src, uint8_t *dst, int W, int H, const float iM[6]) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), byte = _mm256_set1_epi32(0xff);
     const __m256i compact = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, /**/
@@ -268,46 +268,43 @@ PIXEL_AVX2 static void warp_rows_avx2(const uint8_t *src, uint8_t *dst, int W, i
 
 /* A translation by whole pixels: the bilinear weights are 0, so warp_rows
  * gives each source pixel unchanged, or the fill where it falls outside.
- * Rows are copied instead; returns 0 for any other map. */
-static int shift_whole_pixels(image_t *im, const double M[6]) {
+ * Rows are copied instead (src -> dst, both W x H); returns 0 for any other
+ * map. */
+static int shift_whole_pixels(const uint8_t *src, uint8_t *dst, int W, int H, const double M[6]) {
     if (M[0] != 1 || M[1] != 0 || M[3] != 0 || M[4] != 1 || M[2] != floor(M[2]) || M[5] != floor(M[5]))
         return 0;
-    int W = im->w, H = im->h;
     double tx = M[2], ty = M[5];
     int x0 = tx > 0 ? (tx < W ? (int)tx : W) : 0;         /* first dst column with a source */
     int x1 = tx < 0 ? (-tx < W ? W + (int)tx : 0) : W;   /* end of those columns */
-    uint8_t *dst = xmalloc((size_t)W * H * 3);
     for (size_t i = 0; i < (size_t)W * H; i++) memcpy(dst + 3 * i, FILL, 3);
     for (int y = 0; y < H; y++) {
         double sy = y - ty;
         if (sy < 0 || sy >= H || x0 >= x1) continue;
-        memcpy(dst + ((size_t)y * W + x0) * 3, im->px + ((size_t)sy * W + (x0 - (int)tx)) * 3,
-               (size_t)(x1 - x0) * 3);
+        memcpy(dst + ((size_t)y * W + x0) * 3, src + ((size_t)sy * W + (x0 - (int)tx)) * 3, (size_t)(x1 - x0) * 3);
     }
-    memcpy(im->px, dst, (size_t)W * H * 3);
-    free(dst);
     return 1;
 }
 
-/* dst = src warped by the forward map M (dst point = M * src point). */
+/* im warped by the forward map M (dst point = M * src point) into a new
+ * image that replaces it. */
 static void warp_affine(image_t *im, const double M[6]) {
-    if (shift_whole_pixels(im, M)) return;
     int W = im->w, H = im->h;
-    double D = M[0] * M[4] - M[1] * M[3];
-    D = D != 0 ? 1.0 / D : 0;
-    double A11 = M[4] * D, A22 = M[0] * D, A12 = -M[1] * D, A21 = -M[3] * D;
-    float iM[6] = {(float)A11, (float)A12, (float)(-A11 * M[2] - A12 * M[5]),
-                   (float)A21, (float)A22, (float)(-A21 * M[2] - A22 * M[5])};
-    /* warp from a copy (with the byte past its end that the AVX2 gathers read) into im */
-    uint8_t *src = xmalloc((size_t)W * H * 3 + 1);
-    memcpy(src, im->px, (size_t)W * H * 3);
-    src[(size_t)W * H * 3] = 0;
+    image_t out;
+    image_alloc(&out, W, H);
+    if (!shift_whole_pixels(im->px, out.px, W, H, M)) {
+        double D = M[0] * M[4] - M[1] * M[3];
+        D = D != 0 ? 1.0 / D : 0;
+        double A11 = M[4] * D, A22 = M[0] * D, A12 = -M[1] * D, A21 = -M[3] * D;
+        float iM[6] = {(float)A11, (float)A12, (float)(-A11 * M[2] - A12 * M[5]),
+                       (float)A21, (float)A22, (float)(-A21 * M[2] - A22 * M[5])};
 #if PIXEL_SIMD_X86
-    if (pixel_simd_active()) warp_rows_avx2(src, im->px, W, H, iM);
-    else
+        if (pixel_simd_active()) warp_rows_avx2(im->px, out.px, W, H, iM); /* reads into IMAGE_SLACK */
+        else
 #endif
-        warp_rows_scalar(src, im->px, W, H, iM);
-    free(src);
+            warp_rows_scalar(im->px, out.px, W, H, iM);
+    }
+    image_free(im);
+    *im = out;
 }
 
 /* cv2.getRotationMatrix2D((W/2, H/2), degrees, 1) */

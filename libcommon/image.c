@@ -28,7 +28,7 @@ const char *image_format_name(int fmt) {
 void image_alloc(image_t *im, int w, int h) {
     im->w = w;
     im->h = h;
-    im->px = xmalloc((size_t)w * (size_t)h * 3);
+    im->px = xmalloc((size_t)w * (size_t)h * 3 + IMAGE_SLACK);
 }
 
 void image_free(image_t *im) {

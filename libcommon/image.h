@@ -66,6 +66,10 @@ enum { JPEG_PROGRESSIVE = 1, JPEG_GRAY = 2, JPEG_444 = 4 };
  * JPEG_444 or JPEG_GRAY). Returns a malloc'd buffer. Dies on failure. */
 uint8_t *image_encode_jpeg(const image_t *im, int quality, int flags, size_t *len);
 
+/* Bytes readable (and writable) past an allocated image's last pixel, for
+ * vector loads that reach beyond it. */
+enum { IMAGE_SLACK = 16 };
+/* px of w x h pixels (uninitialised) plus IMAGE_SLACK bytes. */
 void image_alloc(image_t *im, int w, int h);
 void image_free(image_t *im);
 
