@@ -422,3 +422,14 @@ void normalize_chw(const image_t *im, float *out) {
         out[2 * n + i] = g_norm[2][p[2]];
     }
 }
+
+int test_transform(const void *buf, size_t n, int size, float *out, char *err, size_t errlen) {
+    image_t src, im;
+    if (image_decode(buf, n, &src, err, errlen) != 0) return -1;
+    image_alloc(&im, size, size);
+    resize_rgb8(&src, 0, 0, src.w, src.h, &im, RESAMPLE_BICUBIC);
+    normalize_chw(&im, out);
+    image_free(&src);
+    image_free(&im);
+    return 0;
+}

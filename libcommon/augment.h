@@ -65,5 +65,9 @@ crop_t crop_rescale(crop_t c, int W, int H, const image_t *im);
 /* ToTensor + Normalize with BLIP's mean and std: RGB8 [H, W, 3] -> float
  * [3, H, W]. */
 void normalize_chw(const image_t *im, float *out);
+/* BLIP's test transform of an encoded image (buf, n): decode, resize to
+ * size x size (bicubic), ToTensor + Normalize into out [3, size, size].
+ * Returns 0, or -1 with the decoder's reason in err. */
+int test_transform(const void *buf, size_t n, int size, float *out, char *err, size_t errlen);
 
 #endif

@@ -14,13 +14,6 @@ extern "C" {
 #endif
 
 #define UNUSED(x) ((void)(x))
-/* Hot loops get an AVX2 clone picked at load time (x86-64 only); the clones
- * compute the same results as the baseline code. */
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define HOT_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define HOT_CLONES
-#endif
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Set once from main(): basename of argv[0]. */

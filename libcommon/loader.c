@@ -12,7 +12,6 @@
 #include "err.h"
 #include "image.h"
 #include "pool.h"
-#include "resize.h"
 #include "rng.h"
 
 #define SHUFFLE_STREAM 0x53485546464C45ull /* "SHUFFLE" */
@@ -85,6 +84,25 @@ static crop_t crop_in_part(const shard_record_t *rec, crop_t c, const image_part
     return (crop_t){s.x - p->x, s.y - p->y, s.w, s.h};
 }
 
+/* BLIP's train transform of a record into px [3, S, S], decoding only the
+ * part of the image around its crop. Returns 0, or -1 with err. */
+static int train_sample(const loader_t *l, const shard_record_t *rec, rng_t *r, float *px, char *err, size_t errlen) {
+    int S = l->cfg.image_size, W = (int)rec->width, H = (int)rec->height;
+    crop_t c = random_resized_crop(r, W, H, l->aug.min_scale, 1.0, 3.0 / 4.0, 4.0 / 3.0);
+    /* decode no larger than the crop needs to still reach S x S */
+    int min_w = (int)ceil((double)S * W / c.w), min_h = (int)ceil((double)S * H / c.h);
+    image_part_t src;
+    image_t im;
+    if (image_decode_part(rec->image, rec->image_len, min_w, min_h, &(image_rect_t){c.x, c.y, c.w, c.h}, &src, err,
+                          errlen) != 0)
+        return -1;
+    train_transform(&src.im, crop_in_part(rec, c, &src), S, &l->aug, r, &im);
+    normalize_chw(&im, px);
+    image_free(&src.im);
+    image_free(&im);
+    return 0;
+}
+
 static void make_sample(void *ctx, size_t i, int worker) {
     job_t *j = ctx;
     loader_t *l = j->l;
@@ -96,32 +114,13 @@ static void make_sample(void *ctx, size_t i, int worker) {
     shard_get(l->shards, rec_i, rec);
     rng_t r;
     rng_init(&r, l->cfg.seed, rng_mix(l->epoch, pos));
-    image_part_t src;
-    image_t im;
+    float *px = j->s->b.pixels + i * 3 * (size_t)S * S;
     char err[256];
-    int rc;
-    if (l->cfg.train) {
-        int W = (int)rec->width, H = (int)rec->height;
-        crop_t c = random_resized_crop(&r, W, H, l->aug.min_scale, 1.0, 3.0 / 4.0, 4.0 / 3.0);
-        /* decode no larger than the crop needs to still reach S x S, and
-         * only the part of the image around the crop */
-        int min_w = (int)ceil((double)S * W / c.w), min_h = (int)ceil((double)S * H / c.h);
-        rc = image_decode_part(rec->image, rec->image_len, min_w, min_h, &(image_rect_t){c.x, c.y, c.w, c.h}, &src,
-                               err, sizeof err);
-        if (rc == 0) train_transform(&src.im, crop_in_part(rec, c, &src), S, &l->aug, &r, &im);
-        j->s->texts[i] = xstrdup(rec->caps[l->pair_cap[idx]].text);
-    } else {
-        rc = image_decode(rec->image, rec->image_len, &src.im, err, sizeof err);
-        if (rc == 0) {
-            image_alloc(&im, S, S);
-            resize_rgb8(&src.im, 0, 0, src.im.w, src.im.h, &im, RESAMPLE_BICUBIC);
-        }
-    }
+    int rc = l->cfg.train ? train_sample(l, rec, &r, px, err, sizeof err)
+                          : test_transform(rec->image, rec->image_len, S, px, err, sizeof err);
     if (rc != 0) die("image %lld (%s): %s", (long long)rec->image_id, rec->file_name, err);
-    normalize_chw(&im, j->s->b.pixels + i * 3 * (size_t)S * S);
+    if (l->cfg.train) j->s->texts[i] = xstrdup(rec->caps[l->pair_cap[idx]].text);
     j->s->b.image_ids[i] = rec->image_id;
-    image_free(&src.im);
-    image_free(&im);
 }
 
 static void fill_slot(loader_t *l, slot_t *s, uint64_t step) {

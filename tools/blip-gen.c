@@ -28,7 +28,6 @@
 #include "ops.h"
 #include "pool.h"
 #include "progress.h"
-#include "resize.h"
 #include "shard.h"
 #include "tokenizer.h"
 
@@ -86,19 +85,9 @@ static void prep_one(void *ctx, size_t i, int worker) {
     (void)worker;
     run_t *r = ctx;
     item_t *it = &r->items[i];
-    image_t src, im;
     char err[256];
-    it->ok = 0;
-    if (image_decode(it->bytes, it->len, &src, err, sizeof err) != 0) {
-        warn("%s: %s (skipped)", it->name, err);
-        return;
-    }
-    image_alloc(&im, r->S, r->S);
-    resize_rgb8(&src, 0, 0, src.w, src.h, &im, RESAMPLE_BICUBIC);
-    normalize_chw(&im, r->pixels + i * 3 * (size_t)r->S * r->S);
-    image_free(&src);
-    image_free(&im);
-    it->ok = 1;
+    it->ok = test_transform(it->bytes, it->len, r->S, r->pixels + i * 3 * (size_t)r->S * r->S, err, sizeof err) == 0;
+    if (!it->ok) warn("%s: %s (skipped)", it->name, err);
 }
 
 static void print_result(run_t *r, const item_t *it, const char *caption) {
