@@ -41,12 +41,6 @@ struct blip_acts {
 #define W(off) (m->w + (off))
 #define G(off) (m->g + (off))
 
-static size_t take(size_t *cur, size_t n) {
-    size_t off = *cur;
-    *cur += (n + 15) / 16 * 16;
-    return off;
-}
-
 /* Floats of the backend's attention state for B x H heads of size hd,
  * Tq queries over Tk keys (op_attention). */
 static size_t attn_state(size_t B, size_t H, size_t Tq, size_t Tk, size_t hd) {
@@ -65,83 +59,83 @@ static size_t layout(blip_model_t *m) {
     size_t Hv = (size_t)c->v_heads, Ht = (size_t)c->t_heads, S = (size_t)c->image_size;
     int keep = m->training;
     size_t cur = 0;
-    a->pixels = take(&cur, B * 3 * S * S);
-    a->patches = take(&cur, B * NP * 3 * P * P);
-    a->patch_out = take(&cur, B * NP * C);
+    a->pixels = arena_take(&cur, B * 3 * S * S);
+    a->patches = arena_take(&cur, B * NP * 3 * P * P);
+    a->patch_out = arena_take(&cur, B * NP * C);
     a->vx = xcalloc((size_t)c->v_layers + 1, sizeof *a->vx);
     a->vl = xcalloc((size_t)c->v_layers, sizeof *a->vl);
     for (int l = 0; l <= c->v_layers; l++)
-        a->vx[l] = keep || l < 2 ? take(&cur, Nv * C) : a->vx[l % 2];
+        a->vx[l] = keep || l < 2 ? arena_take(&cur, Nv * C) : a->vx[l % 2];
     for (int l = 0; l < c->v_layers; l++) {
         vit_act_t *v = &a->vl[l];
         if (!keep && l > 0) { *v = a->vl[0]; continue; }
-        v->ln1 = take(&cur, Nv * C);
-        v->ln1_m = take(&cur, Nv);
-        v->ln1_r = take(&cur, Nv);
-        v->qkv = take(&cur, Nv * 3 * C);
-        v->probs = take(&cur, attn_state(B, Hv, Tv, Tv, C / Hv));
-        v->att = take(&cur, Nv * C);
-        v->x2 = take(&cur, Nv * C);
-        v->ln2 = take(&cur, Nv * C);
-        v->ln2_m = take(&cur, Nv);
-        v->ln2_r = take(&cur, Nv);
-        v->f1 = take(&cur, Nv * Iv);
-        v->g1 = take(&cur, Nv * Iv);
+        v->ln1 = arena_take(&cur, Nv * C);
+        v->ln1_m = arena_take(&cur, Nv);
+        v->ln1_r = arena_take(&cur, Nv);
+        v->qkv = arena_take(&cur, Nv * 3 * C);
+        v->probs = arena_take(&cur, attn_state(B, Hv, Tv, Tv, C / Hv));
+        v->att = arena_take(&cur, Nv * C);
+        v->x2 = arena_take(&cur, Nv * C);
+        v->ln2 = arena_take(&cur, Nv * C);
+        v->ln2_m = arena_take(&cur, Nv);
+        v->ln2_r = arena_take(&cur, Nv);
+        v->f1 = arena_take(&cur, Nv * Iv);
+        v->g1 = arena_take(&cur, Nv * Iv);
     }
-    a->post = take(&cur, Nv * C);
-    a->post_m = take(&cur, Nv);
-    a->post_r = take(&cur, Nv);
+    a->post = arena_take(&cur, Nv * C);
+    a->post_m = arena_take(&cur, Nv);
+    a->post_r = arena_take(&cur, Nv);
 
-    a->temb = take(&cur, N * D);
-    a->temb_m = take(&cur, N);
-    a->temb_r = take(&cur, N);
+    a->temb = arena_take(&cur, N * D);
+    a->temb_m = arena_take(&cur, N);
+    a->temb_r = arena_take(&cur, N);
     a->tx = xcalloc((size_t)c->t_layers + 1, sizeof *a->tx);
     a->tl = xcalloc((size_t)c->t_layers, sizeof *a->tl);
     for (int l = 0; l <= c->t_layers; l++)
-        a->tx[l] = keep || l < 2 ? take(&cur, N * D) : a->tx[l % 2];
+        a->tx[l] = keep || l < 2 ? arena_take(&cur, N * D) : a->tx[l % 2];
     for (int l = 0; l < c->t_layers; l++) {
         txt_act_t *t = &a->tl[l];
         if (!keep && l > 0) { *t = a->tl[0]; continue; }
-        t->qkv = take(&cur, N * 3 * D);
-        t->probs = take(&cur, attn_state(B, Ht, T, T, D / Ht));
-        t->att = take(&cur, N * D);
-        t->s1 = take(&cur, N * D);
-        t->h1 = take(&cur, N * D);
-        t->m1 = take(&cur, N);
-        t->r1 = take(&cur, N);
-        t->cq = take(&cur, N * D);
-        t->ckv = take(&cur, Nv * 2 * D);
-        t->cprobs = take(&cur, attn_state(B, Ht, T, Tv, D / Ht));
-        t->catt = take(&cur, N * D);
-        t->s2 = take(&cur, N * D);
-        t->h2 = take(&cur, N * D);
-        t->m2 = take(&cur, N);
-        t->r2 = take(&cur, N);
-        t->fi = take(&cur, N * It);
-        t->gi = take(&cur, N * It);
-        t->s3 = take(&cur, N * D);
-        t->m3 = take(&cur, N);
-        t->r3 = take(&cur, N);
+        t->qkv = arena_take(&cur, N * 3 * D);
+        t->probs = arena_take(&cur, attn_state(B, Ht, T, T, D / Ht));
+        t->att = arena_take(&cur, N * D);
+        t->s1 = arena_take(&cur, N * D);
+        t->h1 = arena_take(&cur, N * D);
+        t->m1 = arena_take(&cur, N);
+        t->r1 = arena_take(&cur, N);
+        t->cq = arena_take(&cur, N * D);
+        t->ckv = arena_take(&cur, Nv * 2 * D);
+        t->cprobs = arena_take(&cur, attn_state(B, Ht, T, Tv, D / Ht));
+        t->catt = arena_take(&cur, N * D);
+        t->s2 = arena_take(&cur, N * D);
+        t->h2 = arena_take(&cur, N * D);
+        t->m2 = arena_take(&cur, N);
+        t->r2 = arena_take(&cur, N);
+        t->fi = arena_take(&cur, N * It);
+        t->gi = arena_take(&cur, N * It);
+        t->s3 = arena_take(&cur, N * D);
+        t->m3 = arena_take(&cur, N);
+        t->r3 = arena_take(&cur, N);
     }
-    a->hd = take(&cur, N * D);
-    a->hg = take(&cur, N * D);
-    a->hl = take(&cur, N * D);
-    a->hl_m = take(&cur, N);
-    a->hl_r = take(&cur, N);
-    a->logits = take(&cur, N * (size_t)c->vocab);
-    a->losses = take(&cur, N);
+    a->hd = arena_take(&cur, N * D);
+    a->hg = arena_take(&cur, N * D);
+    a->hl = arena_take(&cur, N * D);
+    a->hl_m = arena_take(&cur, N);
+    a->hl_r = arena_take(&cur, N);
+    a->logits = arena_take(&cur, N * (size_t)c->vocab);
+    a->losses = arena_take(&cur, N);
     if (m->training) {
         size_t W = C > D ? C : D, I = Iv > It ? Iv : It, NN = Nv > N ? Nv : N;
-        a->gR = take(&cur, NN * W);
-        a->gS = take(&cur, NN * W);
-        a->gA = take(&cur, NN * W);
-        a->gQ = take(&cur, N * D);
-        a->gQKV = take(&cur, NN * 3 * W);
-        a->gI1 = take(&cur, NN * I);
-        a->gI2 = take(&cur, NN * I);
-        a->gKV = take(&cur, Nv * 2 * D);
-        a->gIMG = take(&cur, Nv * C);
-        a->gP = take(&cur, B * NP * C);
+        a->gR = arena_take(&cur, NN * W);
+        a->gS = arena_take(&cur, NN * W);
+        a->gA = arena_take(&cur, NN * W);
+        a->gQ = arena_take(&cur, N * D);
+        a->gQKV = arena_take(&cur, NN * 3 * W);
+        a->gI1 = arena_take(&cur, NN * I);
+        a->gI2 = arena_take(&cur, NN * I);
+        a->gKV = arena_take(&cur, Nv * 2 * D);
+        a->gIMG = arena_take(&cur, Nv * C);
+        a->gP = arena_take(&cur, B * NP * C);
     }
     return cur;
 }

@@ -24,8 +24,7 @@ struct blip_kv {
 };
 
 static float *carve(float *base, size_t *cur, size_t n) {
-    size_t off = *cur;
-    *cur += (n + 15) / 16 * 16;
+    size_t off = arena_take(cur, n);
     return base ? base + off : NULL;
 }
 

@@ -6,6 +6,14 @@
 #include "model.h"
 #include "ops.h"
 
+/* The next n floats of an arena being laid out: their offset; *cur moves
+ * past them, rounded up to 16 floats (64-byte aligned slices). */
+static inline size_t arena_take(size_t *cur, size_t n) {
+    size_t off = *cur;
+    *cur += (n + 15) / 16 * 16;
+    return off;
+}
+
 /* Fill m->params and the parameter offsets from m->cfg. */
 void blip_params_build(blip_model_t *m);
 
