@@ -111,7 +111,8 @@ TEST(normalize_simd_equals_portable) {
     rng_init(&r, 2024, 9);
     int bad = 0;
     for (int it = 0; it < 60; it++) {
-        int w = it == 0 ? 256 : 1 + (int)rng_below(&r, 100), h = it == 0 ? 1 : 1 + (int)rng_below(&r, 50);
+        /* the first image has every value in pixels the SIMD path converts (not the last few) */
+        int w = it == 0 ? 266 : 1 + (int)rng_below(&r, 100), h = it == 0 ? 1 : 1 + (int)rng_below(&r, 50);
         image_t im;
         random_image(&im, w, h, &r);
         if (it == 0)
