@@ -169,6 +169,25 @@ static __device__ inline void load_b(uint32_t b[2], const uint32_t (*t)[W], int 
     b[1] = t[n0 + g][c * 8 + 4 + u];
 }
 
+/* s += a1 B1 and p += a2 B2 over the N / 8 column tiles of t1 and t2 (B
+ * fragments as load_b reads them): the two products the backward passes
+ * form side by side (S and dP). */
+template <int HD, int N, int W>
+static __device__ inline void mma_pair(float s[N / 8][4], float p[N / 8][4], const uint32_t a1[HD / 16][4],
+                                       const uint32_t a2[HD / 16][4], const uint32_t (*t1)[W],
+                                       const uint32_t (*t2)[W]) {
+    UNROLL
+    for (int n = 0; n < N / 8; n++)
+        UNROLL
+        for (int c = 0; c < HD / 16; c++) {
+            uint32_t b1[2], b2[2];
+            load_b(b1, t1, n * 8, c);
+            load_b(b2, t2, n * 8, c);
+            mma_bf16_16816(s[n], a1[c], b1);
+            mma_bf16_16816(p[n], a2[c], b2);
+        }
+}
+
 /* Accumulator tiles acc[2c], acc[2c+1] (columns 16c..16c+15) as an A
  * fragment (see cuda_mma.cuh). */
 static __device__ inline void acc_to_a(uint32_t a[4], const float (*acc)[4], int c) {
@@ -354,16 +373,7 @@ __global__ void flash_bwd_dq(float *dq, const float *dout, const float *lse, con
         __syncthreads();
         /* S = Q K^T and dPd = dO V^T, [16, 64] each */
         float s[FL_KEYS / 8][4] = {}, dp[FL_KEYS / 8][4] = {};
-        UNROLL
-        for (int n = 0; n < FL_KEYS / 8; n++)
-            UNROLL
-            for (int c = 0; c < HD / 16; c++) {
-                uint32_t kb[2], vb[2];
-                load_b(kb, sK, n * 8, c);
-                load_b(vb, sV, n * 8, c);
-                mma_bf16_16816(s[n], qa[c], kb);
-                mma_bf16_16816(dp[n], da[c], vb);
-            }
+        mma_pair<HD, FL_KEYS>(s, dp, qa, da, sK, sV);
         UNROLL
         for (int n = 0; n < FL_KEYS / 8; n++)
             UNROLL
@@ -432,16 +442,7 @@ __global__ void flash_bwd_dkv(float *dk, float *dv, const float *dout, const flo
         __syncthreads();
         /* S^T = K Q^T and dPd^T = V dO^T, [16 keys, 32 queries] each */
         float s[FL_QB / 8][4] = {}, dp[FL_QB / 8][4] = {};
-        UNROLL
-        for (int n = 0; n < FL_QB / 8; n++)
-            UNROLL
-            for (int c = 0; c < HD / 16; c++) {
-                uint32_t qb[2], ob[2];
-                load_b(qb, sQ, n * 8, c);
-                load_b(ob, sO, n * 8, c);
-                mma_bf16_16816(s[n], ka[c], qb);
-                mma_bf16_16816(dp[n], va[c], ob);
-            }
+        mma_pair<HD, FL_QB>(s, dp, ka, va, sQ, sO);
         float pd[FL_QB / 8][4];
         UNROLL
         for (int n = 0; n < FL_QB / 8; n++)
