@@ -37,11 +37,12 @@ typedef struct {
  * fallback. */
 crop_t random_resized_crop(rng_t *r, int W, int H, double smin, double smax, double rmin, double rmax);
 
-/* One op in place with BLIP's argument for magnitude `arg` (the value its
+/* One op on im with BLIP's argument for magnitude `arg` (the value its
  * level_to_args gives: enhance factor, shear factor, translate pixels or
- * rotate degrees, sign included). */
+ * rotate degrees, sign included). im->px must come from image_alloc (the
+ * warps read into its IMAGE_SLACK); the warps replace it with a new one. */
 void aug_apply(image_t *im, aug_op_t op, double arg);
-/* BLIP's RandomAugment(N, M) over the ten ops above, in place. */
+/* BLIP's RandomAugment(N, M) over the ten ops above, on im as aug_apply. */
 void rand_augment(image_t *im, rng_t *r, int N, int M);
 
 /* The training transform's settings; TRAIN_AUG_BLIP is BLIP's. A config

@@ -85,9 +85,11 @@ static int scaled(int v, int num) { return (v * num + 7) / 8; }
 
 /* The span [*a, *b) of a length-`to` axis that covers [lo, lo + len) of the
  * same axis at length `from` however the scaling rounds (the start scaled
- * down, the end up and one more), widened by `margin` and clamped. */
+ * down, the end up, and one more pixel at each end: crop_rescale's floating
+ * point can land one below the integer floor), widened by `margin` and
+ * clamped. */
 static void scale_span(int lo, int len, int from, int to, int margin, int *a, int *b) {
-    int64_t s = (int64_t)lo * to / from, e = ((int64_t)(lo + len) * to + from - 1) / from + 1;
+    int64_t s = (int64_t)lo * to / from - 1, e = ((int64_t)(lo + len) * to + from - 1) / from + 1;
     *a = (int)(s - margin < 0 ? 0 : s - margin);
     *b = (int)(e + margin > to ? to : e + margin);
 }

@@ -32,7 +32,8 @@ int image_decode(const void *buf, size_t n, image_t *out, char *err, size_t errl
 /* Decode a JPEG at the smallest DCT scaling factor of 1/8, 2/8, 4/8 or 8/8
  * whose output is at least min_w x min_h; other formats decode at full
  * size. (libjpeg-turbo 2.1 decodes 640x480 at 5/8..7/8 in 3.5-4.5 ms, slower
- * than the 2.9 ms of a full decode, so those factors are never used.) Returns 0 or -1 with err. */
+ * than the 2.9 ms of a full decode, and at 3/8 slower than at 4/8, so those
+ * factors are never used.) Returns 0 or -1 with err. */
 int image_decode_scaled(const void *buf, size_t n, int min_w, int min_h, image_t *out, char *err, size_t errlen);
 /* A rectangle of an image, in its pixels. */
 typedef struct {

@@ -249,7 +249,7 @@ loader_t *loader_new(shard_set_t *shards, const loader_cfg_t *cfg) {
      * instead of returning it to the kernel and faulting it in again (32 MB
      * is the largest mmap threshold glibc accepts; mallopt refuses more). */
     if (!mallopt(M_MMAP_THRESHOLD, 32 << 20) || !mallopt(M_TRIM_THRESHOLD, 512 << 20))
-        warn("loader: mallopt refused the heap thresholds");
+        note(1, "loader: mallopt refused the heap thresholds (not glibc's malloc?)");
     loader_t *l = xcalloc(1, sizeof *l);
     l->shards = shards;
     l->cfg = *cfg;

