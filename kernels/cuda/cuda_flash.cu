@@ -197,6 +197,23 @@ static __device__ inline void acc_to_a(uint32_t a[4], const float (*acc)[4], int
     a[3] = pack_bf16x2(acc[2 * c + 1][2], acc[2 * c + 1][3]);
 }
 
+/* acc [16, HD] += S [16, N] T: S an accumulator (as acc_to_a packs it), T's
+ * B fragments as load_b reads them (o += P V, dQ += dS K). */
+template <int HD, int N, int W>
+static __device__ inline void mma_acc_tile(float acc[HD / 8][4], const float s[N / 8][4], const uint32_t (*t)[W]) {
+    UNROLL
+    for (int c = 0; c < N / 16; c++) {
+        uint32_t sa[4];
+        acc_to_a(sa, s, c);
+        UNROLL
+        for (int n = 0; n < HD / 8; n++) {
+            uint32_t tb[2];
+            load_b(tb, t, n * 8, c);
+            mma_bf16_16816(acc[n], sa, tb);
+        }
+    }
+}
+
 /* Sum over the 4 lanes of a fragment row group (fixed order). */
 static __device__ inline float quad_sum(float x) {
     x += __shfl_xor_sync(0xffffffffu, x, 1);
@@ -277,17 +294,7 @@ __global__ void flash_fwd(float *out, float *lse, fl_t a) {
         for (int n = 0; n < HD / 8; n++)
             UNROLL
             for (int e = 0; e < 4; e++) o[n][e] *= alpha[e / 2];
-        UNROLL
-        for (int c = 0; c < FL_KEYS / 16; c++) {
-            uint32_t pa[4];
-            acc_to_a(pa, s, c);
-            UNROLL
-            for (int n = 0; n < HD / 8; n++) {
-                uint32_t vb[2];
-                load_b(vb, sVt, n * 8, c);
-                mma_bf16_16816(o[n], pa, vb);
-            }
-        }
+        mma_acc_tile<HD, FL_KEYS>(o, s, sVt);
     }
     float inv[2];
     UNROLL
@@ -382,18 +389,7 @@ __global__ void flash_bwd_dq(float *dq, const float *dout, const float *lse, con
                 s[n][e] = fl_ds(&a, fl_visible(&a, b, i, j), (row0 + i) * a.Tk + j, s[n][e],
                                 dp[n][e], rl[e / 2], rd[e / 2]).ds;
             }
-        /* dQ [16, HD] += dS [16, 64] K [64, HD] */
-        UNROLL
-        for (int c = 0; c < FL_KEYS / 16; c++) {
-            uint32_t sa[4];
-            acc_to_a(sa, s, c);
-            UNROLL
-            for (int n = 0; n < HD / 8; n++) {
-                uint32_t kb[2];
-                load_b(kb, sKt, n * 8, c);
-                mma_bf16_16816(acc[n], sa, kb);
-            }
-        }
+        mma_acc_tile<HD, FL_KEYS>(acc, s, sKt); /* dQ [16, HD] += dS [16, 64] K [64, HD] */
     }
     UNROLL
     for (int r = 0; r < 2; r++) {
